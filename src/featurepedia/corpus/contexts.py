@@ -1,0 +1,114 @@
+"""Deterministic fixed-length token contexts from a corpus.
+
+Documents are shuffled with the seed (local files are read whole; Hugging Face streams use a seeded
+shuffle buffer), tokenised without special tokens, joined with the EOS token between documents, and cut
+into pieces of ``ctx_len - 1`` tokens; each context is then ``[BOS] + piece`` when the model has a BOS token
+and ``prepend_bos`` is on (else ``ctx_len`` tokens of text). The BOS position is an attention sink with
+outsized activations, so the dashboards never count it (see dashboards.runner).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from featurepedia.corpus.readers import CorpusError, iter_documents
+
+SHUFFLE_BUFFER = 10_000
+
+
+@dataclass(frozen=True)
+class ContextSpec:
+    """How contexts are made; saved with every artifact built from them."""
+
+    corpus: str = "default"
+    ctx_len: int = 64
+    seed: int = 0
+    prepend_bos: bool = True
+    text_field: str = "text"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def shuffled_documents(spec: ContextSpec) -> Iterator[str]:
+    """The corpus's documents in a seeded, reproducible order."""
+    rng = random.Random(spec.seed)
+    docs = iter_documents(spec.corpus, spec.text_field)
+    if spec.corpus.startswith("hf:"):
+        yield from _buffer_shuffle(docs, rng)
+        return
+    everything = list(docs)
+    rng.shuffle(everything)
+    yield from everything
+
+
+def _buffer_shuffle(docs: Iterable[str], rng: random.Random) -> Iterator[str]:
+    buffer: list[str] = []
+    for doc in docs:
+        if len(buffer) < SHUFFLE_BUFFER:
+            buffer.append(doc)
+            continue
+        i = rng.randrange(len(buffer))
+        yield buffer[i]
+        buffer[i] = doc
+    rng.shuffle(buffer)
+    yield from buffer
+
+
+def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = None) -> Iterator[list[int]]:
+    """Yield token-id contexts of length ``spec.ctx_len`` (at most ``n_contexts`` of them).
+
+    Raises:
+        CorpusError: the corpus holds no text at all.
+    """
+    if spec.ctx_len < 2:
+        raise CorpusError(f"context length is {spec.ctx_len}; it must be at least 2")
+    bos = tokenizer.bos_token_id if spec.prepend_bos else None
+    eos = tokenizer.eos_token_id
+    body = spec.ctx_len - (1 if bos is not None else 0)
+    stream: list[int] = []
+    made = 0
+    seen_text = False
+    for batch in _batched(shuffled_documents(spec), 256):
+        seen_text = True
+        for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
+            stream.extend(ids)
+            if eos is not None:
+                stream.append(eos)
+        while len(stream) >= body:
+            piece, stream = stream[:body], stream[body:]
+            yield ([bos] if bos is not None else []) + piece
+            made += 1
+            if n_contexts is not None and made >= n_contexts:
+                return
+    if not seen_text:
+        raise CorpusError(f"corpus {spec.corpus!r} holds no text")
+
+
+def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def context_batches(contexts: Iterable[list[int]], batch_size: int) -> Iterator[Tensor]:
+    """Group contexts into [batch, ctx_len] tensors (the last batch may be smaller)."""
+    batch: list[list[int]] = []
+    for ctx in contexts:
+        batch.append(ctx)
+        if len(batch) == batch_size:
+            yield torch.tensor(batch, dtype=torch.long)
+            batch = []
+    if batch:
+        yield torch.tensor(batch, dtype=torch.long)

@@ -1,0 +1,162 @@
+"""Streaming per-feature accumulators: memory grows with features x k, never with the corpus.
+
+All accumulators take a batch of feature activations ``acts: [batch, pos, n_features]`` with a mask of the
+positions that count (BOS excluded) and keep their state as plain tensors in ``state_dict`` so a run can be
+checkpointed and resumed exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+NEG_INF = float("-inf")
+
+
+class TopContexts:
+    """The k contexts with the highest score per feature, with their per-token activations.
+
+    Used twice: scores = a context's max activation (top examples), and scores = random keys
+    (a uniform reservoir sample: keeping the k largest of i.i.d. uniform keys is reservoir sampling).
+    """
+
+    def __init__(self, n_features: int, k: int, ctx_len: int, dtype: torch.dtype = torch.float32) -> None:
+        self.k = k
+        self.scores = torch.full((n_features, k), NEG_INF)  # [F, k]
+        self.context_ids = torch.full((n_features, k), -1, dtype=torch.long)  # [F, k] global context index
+        self.values = torch.zeros((n_features, k, ctx_len), dtype=dtype)  # [F, k, T]
+
+    def update(self, scores: Tensor, acts: Tensor, first_context: int) -> None:
+        """Merge a batch in.
+
+        Args:
+            scores: [batch, F] score of each context for each feature (-inf = never keep).
+            acts: [batch, T, F] per-token activations of the batch.
+            first_context: global index of the batch's first context.
+        """
+        batch = scores.shape[0]
+        merged = torch.cat([self.scores, scores.T], dim=1)  # [F, k + batch]
+        best, where = merged.topk(self.k, dim=1)  # [F, k]
+        from_batch = where >= self.k
+        batch_pos = (where - self.k).clamp(min=0)  # [F, k] index into the batch
+        old_pos = where.clamp(max=self.k - 1)
+        ctx_len = acts.shape[1]
+        # New values: acts[batch_pos[f, j], :, f] for every (f, j).
+        by_feature = acts.permute(2, 0, 1)  # [F, batch, T] (a view)
+        new_vals = by_feature.gather(1, batch_pos.unsqueeze(-1).expand(-1, -1, ctx_len))  # [F, k, T]
+        old_vals = self.values.gather(1, old_pos.unsqueeze(-1).expand(-1, -1, ctx_len))
+        self.values = torch.where(from_batch.unsqueeze(-1), new_vals.to(self.values.dtype), old_vals)
+        new_ids = torch.arange(first_context, first_context + batch)[batch_pos]
+        self.context_ids = torch.where(from_batch, new_ids, self.context_ids.gather(1, old_pos))
+        self.scores = best
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"scores": self.scores, "context_ids": self.context_ids, "values": self.values}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.scores, self.context_ids, self.values = state["scores"], state["context_ids"], state["values"]
+
+
+class Histogram:
+    """A per-feature histogram whose range grows by powers of two, so it is exact under streaming.
+
+    Signed features use bins over [-H, H]; non-negative features use bins over (0, H] plus a count of
+    tokens at or below zero ("off"). When a value exceeds H, H doubles (as often as needed) and adjacent
+    bins merge in pairs: old bin edges stay bin edges, so no count is ever split or guessed.
+    """
+
+    def __init__(self, n_features: int, n_bins: int = 256, signed: bool = True) -> None:
+        if n_bins % 2:
+            raise ValueError("n_bins must be even")
+        self.n_bins = n_bins
+        self.signed = signed
+        self.half_range = torch.zeros(n_features)  # H per feature; 0 = not yet seen a value
+        self.counts = torch.zeros((n_features, n_bins), dtype=torch.long)  # [F, n_bins]
+        self.off = torch.zeros(n_features, dtype=torch.long)  # non-negative mode: tokens <= 0
+
+    @property
+    def _offset(self) -> int:
+        return self.n_bins // 2 if self.signed else 0
+
+    def update(self, values: Tensor) -> None:
+        """Add values: [n_tokens, F]."""
+        absmax = values.abs().amax(dim=0) if self.signed else values.clamp(min=0).amax(dim=0)  # [F]
+        self._grow(absmax)
+        h = self.half_range.clamp(min=1e-30)
+        lo = -h if self.signed else torch.zeros_like(h)
+        width = (h - lo) / self.n_bins
+        idx = ((values - lo) / width).floor().long().clamp_(0, self.n_bins - 1)  # [N, F]
+        n_features = values.shape[1]
+        flat = idx + torch.arange(n_features) * self.n_bins
+        if not self.signed:
+            off = values <= 0
+            self.off += off.sum(dim=0)
+            flat = flat[~off]
+        self.counts += torch.bincount(flat.reshape(-1), minlength=n_features * self.n_bins).view(
+            n_features, self.n_bins)
+
+    def _grow(self, absmax: Tensor) -> None:
+        fresh = (self.half_range == 0) & (absmax > 0)
+        if fresh.any():
+            self.half_range[fresh] = 2.0 ** torch.ceil(torch.log2(absmax[fresh].double())).float()
+        needs = (self.half_range > 0) & (absmax > self.half_range)
+        if not needs.any():
+            return
+        doublings = torch.ceil(torch.log2(absmax[needs].double() / self.half_range[needs].double())).long()
+        features = needs.nonzero().squeeze(1)
+        for d in doublings.unique().tolist():
+            chosen = features[doublings == d]
+            factor = 2**d
+            old = self.counts[chosen]  # [c, n_bins]
+            target = (self._offset * (factor - 1) + torch.arange(self.n_bins)) // factor  # [n_bins]
+            merged = torch.zeros_like(old).index_add_(1, target, old)
+            self.counts[chosen] = merged
+            self.half_range[chosen] *= factor
+
+    def edges(self, feature: int) -> Tensor:
+        """Bin edges of one feature: [n_bins + 1]."""
+        h = float(self.half_range[feature])
+        lo = -h if self.signed else 0.0
+        return torch.linspace(lo, h, self.n_bins + 1)
+
+    def count_above(self, feature: int, threshold: float) -> float:
+        """Tokens above ``threshold`` (linear interpolation inside the bin that holds it)."""
+        edges = self.edges(feature)
+        counts = self.counts[feature].double()
+        total = 0.0
+        for i in range(self.n_bins):
+            left, right = float(edges[i]), float(edges[i + 1])
+            if left >= threshold:
+                total += float(counts[i])
+            elif right > threshold and right > left:
+                total += float(counts[i]) * (right - threshold) / (right - left)
+        return total
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"half_range": self.half_range, "counts": self.counts, "off": self.off}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.half_range, self.counts, self.off = state["half_range"], state["counts"], state["off"]
+
+
+class Extremes:
+    """Running max and min activation and the number of tokens seen, per feature."""
+
+    def __init__(self, n_features: int) -> None:
+        self.max = torch.full((n_features,), NEG_INF)
+        self.min = torch.full((n_features,), math.inf)
+        self.n_tokens = torch.zeros((), dtype=torch.long)
+
+    def update(self, values: Tensor) -> None:
+        """Add values: [n_tokens, F]."""
+        self.max = torch.maximum(self.max, values.amax(dim=0))
+        self.min = torch.minimum(self.min, values.amin(dim=0))
+        self.n_tokens += values.shape[0]
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"max": self.max, "min": self.min, "n_tokens": self.n_tokens}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.max, self.min, self.n_tokens = state["max"], state["min"], state["n_tokens"]

@@ -1,0 +1,78 @@
+"""All per-feature accumulators of one dashboards pass, updated batch by batch."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from featurepedia.dashboards.accumulators import NEG_INF, Extremes, Histogram, TopContexts
+from featurepedia.dashboards.config import RunConfig
+
+
+class Collector:
+    """Top contexts, quantile reservoir, non-activating reservoir, histogram and extremes.
+
+    The quantile reservoir samples contexts uniformly among those that activate the feature (context max
+    above the activity threshold known so far, which only rises; the final threshold filters again at the
+    end). Sorting the sample by max activation and cutting it into equal groups gives examples from each
+    activation quantile. The negative reservoir samples contexts whose max is at or below the threshold
+    known so far — they stay below the final one too.
+    """
+
+    def __init__(self, config: RunConfig, n_features: int, nonnegative: bool) -> None:
+        self.config = config
+        self.nonnegative = nonnegative
+        ctx_len = config.contexts.ctx_len
+        self.top = TopContexts(n_features, config.top_k, ctx_len)
+        self.sample = TopContexts(n_features, config.quantile_bins * config.per_bin * 2, ctx_len, torch.float16)
+        self.negative = TopContexts(n_features, config.n_negative, ctx_len, torch.float16)
+        self.hist = Histogram(n_features, config.hist_bins, signed=not nonnegative)
+        self.extremes = Extremes(n_features)
+        self.contexts_done = 0
+        self.batches_done = 0
+
+    def threshold(self) -> Tensor:
+        """Current activity threshold per feature: [F]."""
+        if self.nonnegative:
+            return torch.zeros_like(self.extremes.max)
+        return (self.config.active_fraction * self.extremes.max).clamp(min=0)
+
+    def update(self, acts: Tensor, counted: Tensor) -> None:
+        """Add one batch.
+
+        Args:
+            acts: [batch, T, F] feature activations.
+            counted: [T] bool, the positions that count (False at BOS).
+        """
+        acts = acts.float()
+        acts = acts * counted.view(1, -1, 1)  # uncounted positions are stored as 0
+        values = acts[:, counted, :].reshape(-1, acts.shape[-1])  # [batch * counted, F]
+        self.extremes.update(values)
+        self.hist.update(values)
+        ctx_max = acts[:, counted, :].amax(dim=1)  # [batch, F]
+        self.top.update(ctx_max, acts, self.contexts_done)
+        gen = torch.Generator().manual_seed(self.config.contexts.seed * 1_000_003 + self.batches_done)
+        keys = torch.rand(ctx_max.shape, generator=gen)  # [batch, F]
+        thr = self.threshold()
+        active = ctx_max > thr
+        self.sample.update(torch.where(active, keys, NEG_INF), acts, self.contexts_done)
+        self.negative.update(torch.where(active, NEG_INF, keys), acts, self.contexts_done)
+        self.contexts_done += acts.shape[0]
+        self.batches_done += 1
+
+    def state_dict(self) -> dict[str, object]:
+        return {
+            "top": self.top.state_dict(), "sample": self.sample.state_dict(),
+            "negative": self.negative.state_dict(), "hist": self.hist.state_dict(),
+            "extremes": self.extremes.state_dict(), "contexts_done": self.contexts_done,
+            "batches_done": self.batches_done,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.top.load_state_dict(state["top"])
+        self.sample.load_state_dict(state["sample"])
+        self.negative.load_state_dict(state["negative"])
+        self.hist.load_state_dict(state["hist"])
+        self.extremes.load_state_dict(state["extremes"])
+        self.contexts_done = int(state["contexts_done"])
+        self.batches_done = int(state["batches_done"])

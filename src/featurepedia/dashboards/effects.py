@@ -1,0 +1,46 @@
+"""Weight-based views of features: logit effects and nearest neighbours (chunked, bounded memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from featurepedia.lm.model import LanguageModel
+from featurepedia.sources.base import Source
+
+
+def residual_directions(model: LanguageModel, source: Source) -> Tensor:
+    """Each feature's decoder direction in the residual stream: [F, d_model]."""
+    return model.to_residual(source.hook_name, source.decoder_directions())
+
+
+def logit_effects(model: LanguageModel, directions: Tensor, n: int, chunk: int = 256
+                  ) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor]]:
+    """Top and bottom ``n`` tokens per feature, one chunk of features at a time.
+
+    Yields:
+        (top_values [c, n], top_ids [c, n], bottom_values [c, n], bottom_ids [c, n]) per chunk, in order.
+    """
+    for start in range(0, directions.shape[0], chunk):
+        logits = model.logit_effects(directions[start:start + chunk])  # [c, vocab]
+        top = logits.topk(n, dim=1)
+        bottom = logits.topk(n, dim=1, largest=False)
+        yield top.values, top.indices, bottom.values, bottom.indices
+
+
+def neighbours(directions: Tensor, n: int, chunk: int = 1024) -> Iterator[tuple[Tensor, Tensor]]:
+    """The ``n`` most cosine-similar other features, one chunk of features at a time.
+
+    Yields:
+        (cosines [c, n], indices [c, n]) per chunk, in order.
+    """
+    unit = torch.nn.functional.normalize(directions.float(), dim=1)  # [F, d]
+    n = min(n, unit.shape[0] - 1)
+    for start in range(0, unit.shape[0], chunk):
+        sims = unit[start:start + chunk] @ unit.T  # [c, F]
+        rows = torch.arange(sims.shape[0])
+        sims[rows, rows + start] = float("-inf")  # a feature is not its own neighbour
+        best = sims.topk(n, dim=1)
+        yield best.values, best.indices

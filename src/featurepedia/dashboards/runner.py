@@ -1,0 +1,157 @@
+"""The dashboards pipeline: one streaming pass over the corpus, then per-feature results to a sink.
+
+tokens -> model up to the hook layer (stopping there) -> source.encode -> Collector; resumable from a
+checkpoint in ``run_dir``; then FeatureDashboards (examples, histogram, density, logit effects,
+neighbours) are written to the sink in chunks of features.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from featurepedia.corpus.contexts import context_batches, iter_contexts
+from featurepedia.dashboards.collector import Collector
+from featurepedia.dashboards.config import RunConfig
+from featurepedia.dashboards.finalize import build_dashboards
+from featurepedia.dashboards.results import FeatureDashboard, RunInfo
+from featurepedia.lm.model import LanguageModel
+from featurepedia.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class Sink(Protocol):
+    """Where results go: the Parquet bundle here, the database in web/catalog."""
+
+    def begin(self, run: RunInfo) -> None: ...
+
+    def write_features(self, features: list[FeatureDashboard]) -> None: ...
+
+    def finish(self, run: RunInfo) -> None: ...
+
+
+class Interrupted(Exception):
+    """Raised by a test's ``stop_after`` hook to simulate a crash mid-run."""
+
+
+def run_dashboards(
+    model: LanguageModel,
+    source: Source,
+    config: RunConfig,
+    sink: Sink,
+    run_dir: Path,
+    progress: bool = True,
+    stop_after_batches: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> RunInfo:
+    """Compute every feature's dashboard and write them to ``sink``.
+
+    Args:
+        run_dir: where the checkpoint and the run's config live; a rerun with the same config resumes.
+        stop_after_batches: stop (raising Interrupted) after this many new batches — for resume tests.
+    Returns:
+        The run's description (also saved as ``run_dir/run.json``).
+    """
+    started = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    collector = Collector(config, source.n_features, source.nonnegative)
+    _resume(collector, config, run_dir)
+    hook = source.hook_name
+    prepend = config.contexts.prepend_bos and model.bos_token_id is not None
+    counted = torch.ones(config.contexts.ctx_len, dtype=torch.bool)
+    if prepend:
+        counted[0] = False
+    total_tokens = config.n_contexts * config.contexts.ctx_len
+    bar = _progress(progress, total_tokens, collector.contexts_done * config.contexts.ctx_len)
+    contexts = iter_contexts(model.tokenizer, config.contexts, config.n_contexts)
+    for _ in range(collector.contexts_done):  # deterministic stream: skip what the checkpoint holds
+        next(contexts, None)
+    last_save = time.monotonic()
+    new_batches = 0
+    with torch.inference_mode():
+        for ids in context_batches(contexts, config.batch_size):
+            hidden = model.run_to(hook, ids)  # [batch, T, d_in]
+            collector.update(source.encode(hidden), counted)
+            bar.update(ids.numel())
+            new_batches += 1
+            if on_batch is not None:
+                on_batch(collector.batches_done)
+            if time.monotonic() - last_save > config.checkpoint_seconds:
+                _save(collector, config, run_dir)
+                last_save = time.monotonic()
+            if stop_after_batches is not None and new_batches >= stop_after_batches:
+                _save(collector, config, run_dir)
+                bar.close()
+                raise Interrupted(f"stopped after {new_batches} batches")
+    bar.close()
+    if collector.contexts_done == 0:
+        raise ValueError(f"corpus {config.contexts.corpus!r} gave no context of {config.contexts.ctx_len} tokens")
+    _save(collector, config, run_dir)
+    info = _run_info(model, source, config, collector)
+    sink.begin(info)
+    for chunk in build_dashboards(model, source, config, collector):
+        sink.write_features(chunk)
+    info.elapsed_s = round(time.perf_counter() - started, 2)
+    sink.finish(info)
+    (run_dir / "run.json").write_text(json.dumps(info.to_dict(), indent=2, default=str))
+    return info
+
+
+def _run_info(model: LanguageModel, source: Source, config: RunConfig, collector: Collector) -> RunInfo:
+    import transformers
+
+    import featurepedia
+
+    if source.nonnegative:
+        rule = "activation > 0"
+    else:
+        rule = f"activation > {config.active_fraction} x the feature's max activation over the corpus"
+    return RunInfo(
+        model_id=model.model_id, model_info=model.info, source=source.config(), config=config.to_dict(),
+        n_tokens=int(collector.extremes.n_tokens), n_contexts=collector.contexts_done,
+        density_threshold=rule,
+        versions={"featurepedia": featurepedia.__version__, "torch": torch.__version__,
+                  "transformers": transformers.__version__},
+    )
+
+
+def _progress(enabled: bool, total: int, initial: int):  # type: ignore[no-untyped-def]
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="tok", unit_scale=True, disable=not enabled,
+                desc="dashboards", smoothing=0.1)
+
+
+def _save(collector: Collector, config: RunConfig, run_dir: Path) -> None:
+    """Write the checkpoint atomically (a crash mid-write leaves the previous one intact)."""
+    tmp = run_dir / (CHECKPOINT + ".tmp")
+    torch.save({"fingerprint": config.fingerprint(), "state": collector.state_dict()}, tmp)
+    os.replace(tmp, run_dir / CHECKPOINT)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+
+
+def _resume(collector: Collector, config: RunConfig, run_dir: Path) -> None:
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        return
+    saved = torch.load(path, weights_only=False)
+    if saved.get("fingerprint") != config.fingerprint():
+        log.warning("checkpoint in %s is for another config; starting afresh", run_dir)
+        return
+    collector.load_state_dict(saved["state"])
+    log.info("resuming from %d contexts", collector.contexts_done)
+
+
+def clear_checkpoint(run_dir: Path) -> None:
+    """Forget a run's checkpoint (after its results are safely stored)."""
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)

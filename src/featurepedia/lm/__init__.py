@@ -1,0 +1,24 @@
+"""Language models: loading, named hook points, running with hooks, token display strings."""
+
+from featurepedia.lm.hooks import HookPoint, HookPointError
+from featurepedia.lm.model import HookFn, LanguageModel
+from featurepedia.lm.registry import (
+    ModelNotFoundError,
+    list_models,
+    load_model,
+    register_model,
+)
+from featurepedia.lm.tokens import TokenText, display_tokens
+
+__all__ = [
+    "HookFn",
+    "HookPoint",
+    "HookPointError",
+    "LanguageModel",
+    "ModelNotFoundError",
+    "TokenText",
+    "display_tokens",
+    "list_models",
+    "load_model",
+    "register_model",
+]

@@ -1,0 +1,188 @@
+"""A causal LM with named hook points: record, steer and ablate through one interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from featurepedia.lm.architecture import Family, detect_family
+from featurepedia.lm.hooks import HookPoint, HookPointError, StopForward
+from featurepedia.lm.tokens import TokenText, display_tokens
+
+# A hook function receives the activation at a hook point, shape [batch, pos, d], and returns it
+# (possibly changed) or None to leave it as it is.
+HookFn = Callable[[Tensor], Tensor | None]
+
+
+@dataclass
+class LanguageModel:
+    """A loaded causal LM, its tokenizer and its hook points.
+
+    Attributes:
+        model_id: the slug it is known by (e.g. ``smollm2-135m``).
+        hf: the transformers ``*ForCausalLM`` module (eval mode).
+        tokenizer: its tokenizer.
+        info: where it came from (loader, path, revision), saved next to every artifact built with it.
+    """
+
+    model_id: str
+    hf: Any  # a transformers *ForCausalLM (nn.Module)
+    tokenizer: Any
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.hf.eval()
+        self.family: Family = detect_family(self.hf)
+        self.blocks = self.family.blocks(self.hf)
+
+    # -- shapes --------------------------------------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def d_model(self) -> int:
+        return int(self.hf.get_input_embeddings().weight.shape[1])
+
+    @property
+    def d_mlp(self) -> int:
+        return int(self.family.mlp_out_weight(self.blocks[0]).shape[0])
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.hf.get_output_embeddings().weight.shape[0])
+
+    @property
+    def bos_token_id(self) -> int | None:
+        return self.tokenizer.bos_token_id
+
+    def hook_point(self, name: str) -> HookPoint:
+        """Parse ``name`` and check its layer exists in this model."""
+        point = HookPoint.parse(name)
+        if not 0 <= point.layer < self.n_layers:
+            raise HookPointError(
+                f"layer {point.layer} is out of range for {self.model_id}, which has {self.n_layers} "
+                f"layers (0..{self.n_layers - 1})"
+            )
+        return point
+
+    def hook_width(self, name: str) -> int:
+        """Size of the last dimension of the activation at a hook point."""
+        return self.d_mlp if self.hook_point(name).site == "mlp_post" else self.d_model
+
+    # -- tokens --------------------------------------------------------------------------------------
+    def to_tokens(self, text: str, prepend_bos: bool = True) -> list[int]:
+        """Token ids of ``text``, with the BOS token first when the model has one and it is asked for."""
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if prepend_bos and self.bos_token_id is not None:
+            ids = [self.bos_token_id, *ids]
+        return ids
+
+    def display(self, ids: Sequence[int]) -> list[TokenText]:
+        """Readable display strings for a sequence of token ids (partial UTF-8 handled)."""
+        return display_tokens(self.tokenizer, ids)
+
+    # -- hooks ---------------------------------------------------------------------------------------
+    @contextmanager
+    def hooks(self, fwd_hooks: Sequence[tuple[str, HookFn]]) -> Iterator[None]:
+        """Attach ``(hook point name, fn)`` pairs for the duration of the block."""
+        handles = [self._attach(self.hook_point(name), fn) for name, fn in fwd_hooks]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def _attach(self, point: HookPoint, fn: HookFn) -> torch.utils.hooks.RemovableHandle:
+        block = self.blocks[point.layer]
+        if point.site == "mlp_post":
+
+            def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+                out = fn(args[0])
+                return None if out is None else (out, *args[1:])
+
+            return self.family.mlp_out(block).register_forward_pre_hook(pre_hook)
+
+        def post_hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+            hidden = output[0] if isinstance(output, tuple) else output
+            out = fn(hidden)
+            if out is None:
+                return None
+            return (out, *output[1:]) if isinstance(output, tuple) else out
+
+        return block.register_forward_hook(post_hook)
+
+    # -- running -------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def run_to(self, hook_name: str, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """Run only as far as ``hook_name`` and return its activation.
+
+        Args:
+            input_ids: [batch, pos] token ids (right-padded when lengths differ).
+            attention_mask: [batch, pos], 1 for real tokens; None means all real.
+        Returns:
+            [batch, pos, d] activations (d = d_mlp for MLP neurons, d_model for the residual stream).
+        """
+        captured: list[Tensor] = []
+
+        def record(act: Tensor) -> None:
+            captured.append(act)
+            raise StopForward
+
+        with self.hooks([(hook_name, record)]):
+            try:
+                self.hf(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+            except StopForward:
+                pass
+        if not captured:
+            raise RuntimeError(f"hook point {hook_name} was never reached in {self.model_id}")
+        return captured[0]
+
+    @torch.inference_mode()
+    def logits(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        fwd_hooks: Sequence[tuple[str, HookFn]] = (),
+    ) -> Tensor:
+        """Full forward pass, optionally with hooks; returns [batch, pos, vocab] logits."""
+        with self.hooks(fwd_hooks):
+            out = self.hf(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        return out.logits
+
+    # -- directions ----------------------------------------------------------------------------------
+    def to_residual(self, hook_name: str, vectors: Tensor) -> Tensor:
+        """Map directions at a hook point into the residual stream ([n, d_hook] -> [n, d_model]).
+
+        MLP neurons write to the residual stream through W_out; residual directions are already there.
+        """
+        point = self.hook_point(hook_name)
+        if point.site == "resid_post":
+            return vectors
+        w_out = self.family.mlp_out_weight(self.blocks[point.layer]).detach().float()  # [d_mlp, d_model]
+        return vectors.float() @ w_out
+
+    @torch.inference_mode()
+    def logit_effects(self, directions: Tensor) -> Tensor:
+        """Direct effect of residual directions on the logits: [n, d_model] -> [n, vocab].
+
+        The final norm's gain (and LayerNorm's centring and bias-free part) is applied to each direction;
+        the norm's division by the RMS/std is a positive per-token scale that changes no ranking, so it is
+        left out. This is the "logit lens" view of a feature used by Neuronpedia and SAEDashboard.
+        """
+        norm = self.family.final_norm(self.hf)
+        d = directions.float()
+        if isinstance(norm, nn.LayerNorm):
+            d = d - d.mean(dim=-1, keepdim=True)
+        weight = getattr(norm, "weight", None)
+        if weight is not None:
+            # Gemma-style norms store (gain - 1); their class says so with a flag we can't see generically,
+            # so they are treated like Llama's (gain) here.
+            d = d * weight.detach().float()
+        w_u = self.hf.get_output_embeddings().weight.detach().float()  # [vocab, d_model]
+        return d @ w_u.T

@@ -1,0 +1,64 @@
+"""Model loaders by id: built-ins register the same way a third party would.
+
+An id that is not registered is tried as a local folder, then as a Hugging Face hub id (``org/name``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from featurepedia.lm.model import LanguageModel
+
+Loader = Callable[[], LanguageModel]
+
+_LOADERS: dict[str, tuple[Loader, str]] = {}
+
+
+class ModelNotFoundError(LookupError):
+    """No loader, local folder or hub model matches a model id."""
+
+
+def register_model(model_id: str, loader: Loader, description: str = "") -> None:
+    """Register ``loader`` under ``model_id``; registering an id twice raises ValueError."""
+    if model_id in _LOADERS:
+        raise ValueError(f"model id {model_id!r} is already registered")
+    _LOADERS[model_id] = (loader, description)
+
+
+def list_models() -> dict[str, str]:
+    """Registered model ids and their descriptions."""
+    _ensure_builtins()
+    return {k: desc for k, (_, desc) in sorted(_LOADERS.items())}
+
+
+def load_model(model_id: str) -> LanguageModel:
+    """Load a model by registered id, local folder or Hugging Face hub id.
+
+    Raises:
+        ModelNotFoundError: nothing matches; the message lists the registered ids.
+    """
+    _ensure_builtins()
+    if model_id in _LOADERS:
+        return _LOADERS[model_id][0]()
+    from featurepedia.lm import hub
+
+    if Path(model_id).expanduser().is_dir():
+        return hub.load_pretrained(str(Path(model_id).expanduser()), model_id=Path(model_id).name)
+    if "/" in model_id and not model_id.startswith((".", "/")):
+        return hub.load_pretrained(model_id, model_id=model_id.replace("/", "--").lower())
+    valid = ", ".join(sorted(_LOADERS))
+    raise ModelNotFoundError(
+        f"unknown model {model_id!r}; registered models: {valid}; or give a local folder with a "
+        "transformers model, or a Hugging Face hub id like 'HuggingFaceTB/SmolLM2-135M' (needs internet)"
+    )
+
+
+_BUILTINS_LOADED = False
+
+
+def _ensure_builtins() -> None:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        from featurepedia.lm import embedded, tiny  # noqa: F401  (they register themselves)

@@ -1,0 +1,126 @@
+"""One typed settings object for the CLI, the library and Django.
+
+Every setting is read from an environment variable ``FEATUREPEDIA_<NAME>``, has a default (or none when it
+is a secret) and a help text; ``docs/settings.md`` lists them all (a test keeps it in step).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PLACEHOLDER_SECRET = "insecure-embedded-mode-secret-change-me"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _setting(default: Any, help: str, secret: bool = False) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Featurepedia's settings; build with :meth:`Settings.from_env`."""
+
+    data_dir: Path = _setting(
+        Path("data"), "Folder for the converted model cache, dashboard runs and the default SQLite file."
+    )
+    database_url: str = _setting(
+        "", "Database URL, e.g. postgres://user@127.0.0.1:5432/db. Empty: SQLite file in the data dir."
+    )
+    mode: str = _setting(
+        "embedded", "embedded (SQLite, in-process tasks, debug-friendly) or production (refuses placeholder secrets)."
+    )
+    secret_key: str = _setting(
+        PLACEHOLDER_SECRET, "Django secret key. Production mode refuses the placeholder.", secret=True
+    )
+    allowed_hosts: str = _setting("127.0.0.1,localhost", "Comma-separated host names the site answers to.")
+    port: int = _setting(3000, "Port of `featurepedia serve` (3000, as Neuronpedia's clients expect).")
+    threads: int = _setting(8, "Worker threads of the embedded web server.")
+    default_model: str = _setting("smollm2-135m", "Model id built and shown by `featurepedia demo`.")
+    default_source: str = _setting("6-mlp", "Source id built by `featurepedia demo`.")
+    demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source.")
+    torch_threads: int = _setting(0, "torch CPU threads; 0 lets torch choose (all cores).")
+    redis_url: str = _setting("", "Redis URL for cache and rate limits in production, e.g. redis://127.0.0.1:6379/0.")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read every setting from ``FEATUREPEDIA_*`` environment variables."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"FEATUREPEDIA_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = _convert(f.name, f.default, raw)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise :class:`SettingsError` for values that cannot work."""
+        if self.mode not in ("embedded", "production"):
+            raise SettingsError(f"FEATUREPEDIA_MODE is {self.mode!r}; use 'embedded' or 'production'.")
+        if self.mode == "production" and (not self.secret_key or self.secret_key == PLACEHOLDER_SECRET):
+            raise SettingsError(
+                "FEATUREPEDIA_SECRET_KEY is the placeholder; production mode needs a real secret "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+            )
+
+    @property
+    def database(self) -> str:
+        """The database URL, defaulting to SQLite inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'featurepedia.sqlite3').resolve()}"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+
+def _convert(name: str, default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {raw!r}; it must be a whole number.") from None
+    if isinstance(default, Path):
+        return Path(raw).expanduser()
+    return raw
+
+
+def settings_help() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, for docs and `--help`."""
+    rows = []
+    for f in fields(Settings):
+        default = "(secret, no default)" if f.metadata["secret"] else str(f.default) or "(empty)"
+        rows.append((f"FEATUREPEDIA_{f.name.upper()}", default, f.metadata["help"]))
+    return rows
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    global _SETTINGS
+    if _SETTINGS is None:
+        _SETTINGS = Settings.from_env()
+    return _SETTINGS
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    global _SETTINGS
+    _SETTINGS = None
+
+
+_SETTINGS: Settings | None = None

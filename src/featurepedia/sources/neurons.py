@@ -1,0 +1,32 @@
+"""MLP neurons: the identity basis of ``blocks.{L}.mlp.hook_post``."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from featurepedia.lm.model import LanguageModel
+from featurepedia.sources.base import Source, register_source_kind
+
+
+class NeuronSource(Source):
+    """Each feature is one MLP neuron; its decoder direction is the one-hot vector (W_out row downstream)."""
+
+    kind = "neurons"
+    # Gated-MLP neurons (silu(gate) * up) and GELU neurons are signed: see dashboards.density.
+    nonnegative = False
+
+    def __init__(self, model: LanguageModel, layer: int) -> None:
+        hook = f"blocks.{layer}.mlp.hook_post"
+        model.hook_point(hook)  # range check with a clear error
+        super().__init__(f"{layer}-mlp", hook, model.d_mlp, model.d_mlp)
+
+    def encode(self, hidden: Tensor) -> Tensor:
+        return hidden
+
+    def decoder_directions(self) -> Tensor:
+        import torch
+
+        return torch.eye(self.n_features)
+
+
+register_source_kind("neurons", NeuronSource)

@@ -1,0 +1,1 @@
+"""Catalog: language models, sources, features and their activation examples."""

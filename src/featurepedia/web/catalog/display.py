@@ -1,0 +1,93 @@
+"""HTML pieces for feature pages: highlighted token contexts and the activation histogram (inline SVG).
+
+All corpus text is escaped with format_html; nothing from the corpus is ever marked safe as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from featurepedia.web.catalog.models import ActivationExample
+
+BIN_TITLES = {"top": "Top activations", "negative": "Not activating (random)"}
+
+
+@dataclass
+class Group:
+    key: str
+    title: str
+    examples: list[SafeString]
+
+
+def _visible(text: str) -> str:
+    """Whitespace a reader can see: newlines as ↵, tabs as →."""
+    return text.replace("\n", "↵").replace("\t", "→")
+
+
+def render_tokens(tokens: Sequence[str], values: Sequence[float], notes: dict, scale: float) -> SafeString:
+    """One context as spans; background strength = value / scale; hover shows token and value."""
+    spans = []
+    for i, (tok, val) in enumerate(zip(tokens, values, strict=False)):
+        strength = max(0.0, min(1.0, val / scale)) if scale > 0 else 0.0
+        note = notes.get(str(i), "")
+        title = f"{tok!r}  {val:.4g}" + (f" — {note}" if note else "")
+        cls = "tok partial" if note else "tok"
+        spans.append((cls, f"{strength:.3f}", title, _visible(tok)))
+    return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', spans)
+
+
+def example_groups(examples: Sequence[ActivationExample], max_act: float) -> list[Group]:
+    """Examples grouped for display: top first, then quantile groups from high to low, then negatives."""
+    by_bin: dict[str, list[ActivationExample]] = {}
+    for e in examples:
+        by_bin.setdefault(e.bin, []).append(e)
+    quantiles = sorted((b for b in by_bin if b.startswith("q")), key=lambda b: -int(b[1:]))
+    order = [b for b in ["top", *quantiles, "negative"] if b in by_bin]
+    groups = []
+    n_q = len(quantiles)
+    for key in order:
+        items = sorted(by_bin[key], key=lambda e: e.rank)
+        if key in BIN_TITLES:
+            title = BIN_TITLES[key]
+        else:
+            lo = min(e.max_value for e in items)
+            hi = max(e.max_value for e in items)
+            title = f"Quantile group {int(key[1:]) + 1} of {n_q} (max {lo:.3g}–{hi:.3g})"
+        rendered = [render_tokens(e.tokens, e.values, e.notes, max_act) for e in items]
+        groups.append(Group(key, title, rendered))
+    return groups
+
+
+def histogram_svg(counts: Sequence[int], lo: float, hi: float, max_act: float, width: int = 480,
+                  height: int = 140, bars: int = 48) -> SafeString:
+    """An accessible SVG bar chart of the activation histogram over the range that holds values."""
+    if not counts or sum(counts) == 0 or hi <= lo:
+        return mark_safe('<p class="muted">No activations recorded.</p>')
+    n = len(counts)
+    used = [i for i, c in enumerate(counts) if c]
+    first, last = used[0], used[-1] + 1
+    step = (hi - lo) / n
+    span = max(1, last - first)
+    per_bar = max(1, -(-span // bars))
+    merged = [sum(counts[i:i + per_bar]) for i in range(first, last, per_bar)]
+    peak = max(merged)
+    bar_w = width / len(merged)
+    rects = []
+    for k, c in enumerate(merged):
+        h = 0 if c == 0 else max(1.0, (height - 20) * c / peak)
+        a = lo + (first + k * per_bar) * step
+        b = a + per_bar * step
+        rects.append((f"{k * bar_w:.1f}", f"{height - 20 - h:.1f}", f"{max(bar_w - 1, 1):.1f}", f"{h:.1f}",
+                      f"{a:.3g} to {b:.3g}: {c:,} tokens"))
+    body = format_html_join("", '<rect x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>', rects)
+    left = lo + first * step
+    right = lo + last * step
+    return format_html(
+        '<svg class="hist" viewBox="0 0 {w} {h}" role="img" aria-label="Histogram of activations from {l:.3g} '
+        'to {r:.3g}; peak bin {p:,} tokens">{body}<text x="0" y="{t}">{l:.3g}</text>'
+        '<text x="{w}" y="{t}" text-anchor="end">{r:.3g}</text></svg>',
+        w=width, h=height, l=left, r=right, p=peak, body=body, t=height - 4)

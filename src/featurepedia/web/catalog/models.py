@@ -1,0 +1,94 @@
+"""Catalog models: what a dashboards run writes and every page reads."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class LanguageModel(models.Model):
+    """A model whose features are catalogued, known by its slug (e.g. ``smollm2-135m``)."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    info = models.JSONField(default=dict, blank=True)
+    n_layers = models.PositiveIntegerField(default=0)
+    d_model = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Source(models.Model):
+    """A basis of features at a hook point of a model (``6-mlp``, ``6-res-sae``)."""
+
+    class Status(models.TextChoices):
+        BUILDING = "building"
+        READY = "ready"
+
+    model = models.ForeignKey(LanguageModel, on_delete=models.CASCADE, related_name="sources")
+    slug = models.SlugField(max_length=100)
+    kind = models.CharField(max_length=32)
+    hook_name = models.CharField(max_length=200)
+    n_features = models.PositiveIntegerField(default=0)
+    config = models.JSONField(default=dict, blank=True, help_text="the exact run config and versions")
+    corpus = models.CharField(max_length=500, blank=True)
+    n_tokens = models.BigIntegerField(default=0)
+    n_contexts = models.BigIntegerField(default=0)
+    density_threshold = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model__slug", "slug"]
+        constraints = [models.UniqueConstraint(fields=["model", "slug"], name="unique_source_per_model")]
+
+    def __str__(self) -> str:
+        return f"{self.model.slug}/{self.slug}"
+
+
+class Feature(models.Model):
+    """One feature (neuron or SAE latent) with its corpus statistics and weight-based effects."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="features")
+    index = models.PositiveIntegerField()
+    max_act = models.FloatField(default=0.0)
+    min_act = models.FloatField(default=0.0)
+    density = models.FloatField(default=0.0, help_text="fraction of tokens where it is active")
+    hist_counts = models.JSONField(default=list, blank=True)
+    hist_lo = models.FloatField(default=0.0)
+    hist_hi = models.FloatField(default=0.0)
+    top_logits = models.JSONField(default=list, blank=True, help_text="[[token, value], ...]")
+    bottom_logits = models.JSONField(default=list, blank=True)
+    neighbours = models.JSONField(default=list, blank=True, help_text="[[index, cosine], ...]")
+
+    class Meta:
+        ordering = ["source", "index"]
+        constraints = [models.UniqueConstraint(fields=["source", "index"], name="unique_feature_index")]
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.index}"
+
+
+class ActivationExample(models.Model):
+    """A context shown for a feature, with the feature's activation at every token."""
+
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="examples")
+    bin = models.CharField(max_length=16, help_text="top, q0..q9 (activation quantile groups) or negative")
+    rank = models.PositiveIntegerField(default=0)
+    token_ids = models.JSONField(default=list)
+    tokens = models.JSONField(default=list)
+    notes = models.JSONField(default=dict, blank=True, help_text="hover notes by token position")
+    values = models.JSONField(default=list)
+    max_value = models.FloatField(default=0.0)
+    max_index = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["feature", "bin", "rank"]
+        indexes = [models.Index(fields=["feature", "bin", "rank"], name="example_feature_bin")]
+
+    def __str__(self) -> str:
+        return f"{self.feature} {self.bin}#{self.rank}"
