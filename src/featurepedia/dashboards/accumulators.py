@@ -40,6 +40,8 @@ class TopContexts:
         merged = torch.cat([self.scores, scores.T], dim=1)  # [F, k + batch]
         best, where = merged.topk(self.k, dim=1)  # [F, k]
         from_batch = where >= self.k
+        # A -inf score means "never keep": such a slot stays (or becomes) empty, id -1.
+        empty = best == NEG_INF
         batch_pos = (where - self.k).clamp(min=0)  # [F, k] index into the batch
         old_pos = where.clamp(max=self.k - 1)
         ctx_len = acts.shape[1]
@@ -49,7 +51,8 @@ class TopContexts:
         old_vals = self.values.gather(1, old_pos.unsqueeze(-1).expand(-1, -1, ctx_len))
         self.values = torch.where(from_batch.unsqueeze(-1), new_vals.to(self.values.dtype), old_vals)
         new_ids = torch.arange(first_context, first_context + batch)[batch_pos]
-        self.context_ids = torch.where(from_batch, new_ids, self.context_ids.gather(1, old_pos))
+        ids = torch.where(from_batch, new_ids, self.context_ids.gather(1, old_pos))
+        self.context_ids = torch.where(empty, torch.full_like(ids, -1), ids)
         self.scores = best
 
     def state_dict(self) -> dict[str, Tensor]:

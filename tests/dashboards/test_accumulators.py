@@ -1,0 +1,114 @@
+"""The streaming accumulators equal simple brute-force references on random data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from featurepedia.dashboards.accumulators import NEG_INF, Extremes, Histogram, TopContexts
+
+
+def _batches(acts: torch.Tensor, size: int):
+    for start in range(0, acts.shape[0], size):
+        yield start, acts[start:start + size]
+
+
+# --- references: the simple versions -----------------------------------------------------------------
+def reference_top(acts: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature: the k context indices with the largest max activation, and those maxes (sorted)."""
+    maxes = acts.amax(dim=1).numpy()  # [N, F]
+    order = np.argsort(-maxes, axis=0, kind="stable")[:k]  # [k, F]
+    return order.T, np.take_along_axis(maxes, order, axis=0).T
+
+
+def reference_hist(values: np.ndarray, half_range: float, n_bins: int, signed: bool) -> np.ndarray:
+    lo = -half_range if signed else 0.0
+    data = values if signed else values[values > 0]
+    counts, _ = np.histogram(data, bins=n_bins, range=(lo, half_range))
+    return counts
+
+
+# --- tests -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_top_contexts_match_brute_force(batch_size):
+    gen = torch.Generator().manual_seed(1)
+    acts = torch.randn(150, 9, 12, generator=gen)  # [N, T, F]
+    k = 5
+    acc = TopContexts(n_features=12, k=k, ctx_len=9)
+    for start, batch in _batches(acts, batch_size):
+        acc.update(batch.amax(dim=1), batch, start)
+    want_ids, want_max = reference_top(acts, k)
+    order = acc.scores.argsort(dim=1, descending=True)
+    got_ids = acc.context_ids.gather(1, order).numpy()
+    np.testing.assert_array_equal(got_ids, want_ids)
+    np.testing.assert_allclose(acc.scores.gather(1, order).numpy(), want_max)
+    # The stored per-token values are exactly the chosen contexts' activations.
+    for f in range(12):
+        for slot in range(k):
+            ctx = int(acc.context_ids[f, slot])
+            torch.testing.assert_close(acc.values[f, slot], acts[ctx, :, f])
+
+
+def test_top_contexts_never_keep_minus_infinity_scores():
+    acts = torch.rand(10, 4, 3)
+    acc = TopContexts(3, k=4, ctx_len=4)
+    scores = torch.full((10, 3), NEG_INF)
+    scores[2, 1] = 0.5
+    acc.update(scores, acts, 0)
+    assert (acc.context_ids[0] == -1).all()
+    assert int(acc.context_ids[1, 0]) == 2 and (acc.context_ids[1, 1:] == -1).all()
+
+
+def test_random_keys_give_uniform_reservoir():
+    """Keeping the k largest uniform keys is uniform sampling: early and late contexts equally likely."""
+    n, k, trials = 40, 4, 600
+    hits = np.zeros(n)
+    acts = torch.ones(n, 2, 1)
+    for t in range(trials):
+        gen = torch.Generator().manual_seed(t)
+        acc = TopContexts(1, k=k, ctx_len=2)
+        for start, batch in _batches(acts, 8):
+            acc.update(torch.rand(batch.shape[0], 1, generator=gen), batch, start)
+        hits[acc.context_ids[0].numpy()] += 1
+    expected = trials * k / n
+    assert abs(hits[: n // 2].sum() - hits[n // 2:].sum()) < 0.15 * trials * k
+    assert hits.min() > 0.4 * expected and hits.max() < 1.8 * expected
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_histogram_is_exact_while_its_range_grows(signed):
+    rng = np.random.default_rng(0)
+    n_bins, n_features = 64, 5
+    # Dyadic values (multiples of 1/256) make every bin edge exact, so counts must match exactly.
+    scales = [0.5, 2.0, 9.0, 40.0]  # later batches are larger: the range doubles several times
+    batches = [np.round(rng.normal(0, s, size=(300, n_features)) * 256) / 256 for s in scales]
+    hist = Histogram(n_features, n_bins=n_bins, signed=signed)
+    for b in batches:
+        hist.update(torch.tensor(b, dtype=torch.float32))
+    everything = np.concatenate(batches)
+    for f in range(n_features):
+        h = float(hist.half_range[f])
+        assert h >= np.abs(everything[:, f]).max()
+        assert h == 2.0 ** np.ceil(np.log2(h))  # always a power of two
+        np.testing.assert_array_equal(hist.counts[f].numpy(), reference_hist(everything[:, f], h, n_bins, signed))
+        if not signed:
+            assert int(hist.off[f]) == int((everything[:, f] <= 0).sum())
+
+
+def test_histogram_count_above_interpolates_within_a_bin():
+    hist = Histogram(1, n_bins=4, signed=False)
+    hist.update(torch.tensor([[0.1], [0.3], [0.6], [0.9], [0.0]]))
+    assert hist.half_range[0] == 1.0
+    assert hist.count_above(0, 0.5) == pytest.approx(2.0)  # bins [0.5,0.75) and [0.75,1]
+    assert hist.count_above(0, 0.125) == pytest.approx(0.5 + 3)  # half of the first bin plus three
+
+
+def test_extremes():
+    values = torch.randn(100, 6)
+    ext = Extremes(6)
+    ext.update(values[:30])
+    ext.update(values[30:])
+    torch.testing.assert_close(ext.max, values.amax(0))
+    torch.testing.assert_close(ext.min, values.amin(0))
+    assert int(ext.n_tokens) == 100

@@ -1,0 +1,44 @@
+"""Token display strings: byte-level BPE pieces of one character are readable, never "�"."""
+
+from __future__ import annotations
+
+from featurepedia.lm.tokens import display_from_bytes, display_tokens
+
+
+def test_whole_tokens_decode_as_themselves():
+    shown = display_from_bytes([b"Hello", b" world", b"\n"])
+    assert [t.text for t in shown] == ["Hello", " world", "\n"]
+    assert not any(t.is_partial for t in shown)
+
+
+def test_a_character_split_over_three_tokens():
+    # "日" is E6 97 A5; the first token also carries a space.
+    shown = display_from_bytes([b" \xe6", b"\x97", b"\xa5", b"!"])
+    assert [t.text for t in shown] == [" 日‹1/3›", "日‹2/3›", "日‹3/3›", "!"]
+    assert "U+65E5" in shown[0].note and "E6" in shown[0].note
+    assert "97" in shown[1].note and shown[3].note == ""
+    assert all("\ufffd" not in t.text for t in shown)
+
+
+def test_two_split_characters_in_one_token():
+    # "é" (C3 A9) then "ö" (C3 B6): the middle token holds A9 C3.
+    shown = display_from_bytes([b"\xc3", b"\xa9\xc3", b"\xb6"])
+    assert shown[0].text == "é‹1/2›"
+    assert shown[1].text == "é‹2/2›ö‹1/2›"
+    assert shown[2].text == "ö‹2/2›"
+
+
+def test_a_character_cut_off_at_the_end_is_shown_as_bytes():
+    shown = display_from_bytes([b"ok", b"\xe6\x97"])
+    assert shown[1].text == "<0xE6><0x97>"
+    assert "incomplete" in shown[1].note
+
+
+def test_real_byte_level_tokenizer(tiny_llama):
+    text = "naïve 日本語 café"
+    ids = tiny_llama.to_tokens(text, prepend_bos=False)
+    shown = display_tokens(tiny_llama.tokenizer, ids)
+    assert len(shown) == len(ids)
+    assert all("\ufffd" not in t.text for t in shown)
+    # Removing the markers gives back the text, each split character once per piece.
+    assert "".join(t.text for t in shown if not t.is_partial) != ""
