@@ -87,7 +87,7 @@ def histogram_svg(counts: Sequence[int], lo: float, hi: float, max_act: float, w
     left = lo + first * step
     right = lo + last * step
     return format_html(
-        '<svg class="hist" viewBox="0 0 {w} {h}" role="img" aria-label="Histogram of activations from {l:.3g} '
-        'to {r:.3g}; peak bin {p:,} tokens">{body}<text x="0" y="{t}">{l:.3g}</text>'
-        '<text x="{w}" y="{t}" text-anchor="end">{r:.3g}</text></svg>',
-        w=width, h=height, l=left, r=right, p=peak, body=body, t=height - 4)
+        '<svg class="hist" viewBox="0 0 {w} {h}" role="img" aria-label="Histogram of activations from {l} '
+        'to {r}; peak bin {p} tokens">{body}<text x="0" y="{t}">{l}</text>'
+        '<text x="{w}" y="{t}" text-anchor="end">{r}</text></svg>',
+        w=width, h=height, l=f"{left:.3g}", r=f"{right:.3g}", p=f"{peak:,}", body=body, t=height - 4)

@@ -1,0 +1,142 @@
+"""The whole dashboards pass on a tiny model: correct against brute force, deterministic, resumable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from featurepedia.corpus import ContextSpec, iter_contexts
+from featurepedia.dashboards import (
+    Interrupted,
+    ParquetSink,
+    RunConfig,
+    read_features,
+    read_run,
+    run_dashboards,
+)
+from featurepedia.sources import source_for
+
+N_TOKENS = 32 * 120
+
+
+def _config(**kw):
+    defaults = dict(model="tiny-llama", source="1-mlp", n_tokens=N_TOKENS, batch_size=16, top_k=5,
+                    quantile_bins=4, per_bin=2, n_negative=3, contexts=ContextSpec(ctx_len=32, seed=0))
+    defaults.update(kw)
+    return RunConfig(**defaults)
+
+
+def _run(model, tmp_path, name, config=None, **kw):
+    config = config or _config()
+    source = source_for(model, config.source)
+    run_dashboards(model, source, config, ParquetSink(tmp_path / name), tmp_path / f"run-{name}",
+                   progress=False, **kw)
+    return [f for chunk in read_features(tmp_path / name) for f in chunk]
+
+
+@pytest.fixture(scope="module")
+def built(tiny_llama, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pipeline")
+    return tmp, _run(tiny_llama, tmp, "a")
+
+
+def _all_activations(model, config):
+    """Brute force: every context's activations, computed one context at a time."""
+    contexts = list(iter_contexts(model.tokenizer, config.contexts, config.n_contexts))
+    acts = [model.run_to("blocks.1.mlp.hook_post", torch.tensor([c]))[0] for c in contexts]
+    return contexts, torch.stack(acts)  # [N, T, F]
+
+
+def test_every_feature_has_a_dashboard(built, tiny_llama):
+    tmp, features = built
+    assert [f.index for f in features] == list(range(tiny_llama.d_mlp))
+    run = read_run(tmp / "a")
+    assert run.n_contexts == N_TOKENS // 32 and run.n_tokens == run.n_contexts * 31  # BOS not counted
+    assert run.config["contexts"]["seed"] == 0 and "torch" in run.versions
+
+
+def test_results_match_brute_force(built, tiny_llama):
+    tmp, features = built
+    contexts, acts = _all_activations(tiny_llama, _config())
+    counted = acts[:, 1:, :]  # BOS excluded
+    for f in (0, 7, 99):
+        feature = features[f]
+        assert feature.max_act == pytest.approx(float(counted[:, :, f].max()), rel=1e-4, abs=1e-6)
+        ctx_max = counted[:, :, f].amax(dim=1)
+        top = [e for e in feature.examples if e.bin == "top"]
+        want = sorted(ctx_max.tolist(), reverse=True)[:5]
+        np.testing.assert_allclose([e.max_value for e in top], want, rtol=1e-3, atol=1e-5)
+        for e in feature.examples:
+            index = contexts.index(e.token_ids)
+            np.testing.assert_allclose(e.values[1:], acts[index, 1:, f].numpy(), rtol=1e-3, atol=1e-5)
+            assert e.values[0] == 0.0  # BOS position stored as 0
+        threshold = 0.1 * float(counted[:, :, f].max())
+        density = float((counted[:, :, f] > threshold).float().mean())
+        assert feature.density == pytest.approx(density, abs=0.01)
+        for e in feature.examples:
+            if e.bin == "negative":
+                assert e.max_value <= threshold + 1e-6
+            elif e.bin.startswith("q"):
+                assert e.max_value > threshold - 1e-6
+        assert sum(feature.hist_counts) == counted.shape[0] * counted.shape[1]
+
+
+def test_quantile_groups_rise(built):
+    _, features = built
+    for feature in features[:20]:
+        groups = {}
+        for e in feature.examples:
+            if e.bin.startswith("q"):
+                groups.setdefault(int(e.bin[1:]), []).append(e.max_value)
+        keys = sorted(groups)
+        for lo, hi in zip(keys, keys[1:], strict=False):
+            assert max(groups[lo]) <= min(groups[hi]) + 1e-6
+
+
+def test_logit_effects_and_neighbours(built, tiny_llama):
+    _, features = built
+    w_out = tiny_llama.family.mlp_out_weight(tiny_llama.blocks[1]).detach()
+    f = features[3]
+    effects = tiny_llama.logit_effects(w_out[3:4])[0]
+    want = effects.topk(10).values.tolist()
+    np.testing.assert_allclose([v for _, v in f.top_logits], want, rtol=1e-3, atol=1e-4)
+    assert [v for _, v in f.bottom_logits] == sorted(v for _, v in f.bottom_logits)
+    unit = torch.nn.functional.normalize(w_out, dim=1)
+    sims = unit @ unit[3]
+    sims[3] = -2
+    assert f.neighbours[0][0] == int(sims.argmax())
+    assert 3 not in [i for i, _ in f.neighbours]
+
+
+def test_deterministic(built, tiny_llama, tmp_path):
+    _, first = built
+    second = _run(tiny_llama, tmp_path, "b")
+    assert [f.to_dict() for f in first] == [f.to_dict() for f in second]
+
+
+def test_resume_after_interruption_gives_identical_results(built, tiny_llama, tmp_path):
+    _, uninterrupted = built
+    config = _config()
+    with pytest.raises(Interrupted):
+        _run(tiny_llama, tmp_path, "c", config, stop_after_batches=3)
+    seen = []
+    resumed = _run(tiny_llama, tmp_path, "c", config, on_batch=seen.append)
+    assert seen[0] == 4  # continued after the third batch instead of starting again
+    assert [f.to_dict() for f in resumed] == [f.to_dict() for f in uninterrupted]
+    assert json.loads((tmp_path / "run-c" / "config.json").read_text())["n_tokens"] == N_TOKENS
+
+
+def test_a_changed_config_does_not_resume_a_stale_checkpoint(tiny_llama, tmp_path):
+    with pytest.raises(Interrupted):
+        _run(tiny_llama, tmp_path, "d", _config(), stop_after_batches=2)
+    seen = []
+    _run(tiny_llama, tmp_path, "d", _config(contexts=ContextSpec(ctx_len=32, seed=5)), on_batch=seen.append)
+    assert seen[0] == 1
+
+
+def test_gpt2_and_resid_sources_run(tiny_gpt2, tmp_path):
+    features = _run(tiny_gpt2, tmp_path, "g", _config(model="tiny-gpt2", source="0-mlp", n_tokens=32 * 20))
+    assert len(features) == 256 and all(f.examples for f in features[:5])

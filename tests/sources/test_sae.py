@@ -1,0 +1,121 @@
+"""SAEs in SAELens format: our encoder equals SAELens's own, and broken SAEs give clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from featurepedia.sources import SourceError, build_source, source_for, source_kinds
+from featurepedia.sources.base import register_source_kind
+
+D_SAE = 96
+
+
+def _save_with_saelens(folder, d_in, architecture, hook_name):
+    from sae_lens import SAE, JumpReLUSAEConfig, StandardSAEConfig, TopKSAEConfig
+
+    config_class = {"standard": StandardSAEConfig, "topk": TopKSAEConfig, "jumprelu": JumpReLUSAEConfig}
+    extra = {"k": 8} if architecture == "topk" else {}
+    cfg = config_class[architecture](d_in=d_in, d_sae=D_SAE, **extra)
+    sae = SAE.from_dict(cfg.to_dict())
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, param in sae.named_parameters():
+            param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
+        if architecture == "jumprelu":
+            sae.threshold.copy_(torch.rand(D_SAE, generator=gen) * 0.2)
+    for name, param in sae.named_parameters():
+        param.data = param.data.contiguous()
+    sae.save_model(str(folder))
+    cfg_path = folder / "cfg.json"
+    data = json.loads(cfg_path.read_text())
+    data.setdefault("metadata", {})["hook_name"] = hook_name
+    cfg_path.write_text(json.dumps(data))
+    return sae
+
+
+@pytest.mark.parametrize("architecture", ["standard", "topk", "jumprelu"])
+def test_encode_matches_saelens(tmp_path, tiny_llama, architecture):
+    hook = "blocks.1.hook_resid_post"
+    sae = _save_with_saelens(tmp_path, tiny_llama.d_model, architecture, hook)
+    source = source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+    assert source.hook_name == hook and source.n_features == D_SAE and source.nonnegative
+    hidden = tiny_llama.run_to(hook, torch.tensor([tiny_llama.to_tokens("The quick brown fox.")]))
+    with torch.no_grad():
+        want = sae.encode(hidden)
+    torch.testing.assert_close(source.encode(hidden), want, atol=1e-5, rtol=1e-4)
+    assert (source.encode(hidden) > 0).any()
+    torch.testing.assert_close(source.decoder_directions(), sae.W_dec.detach())
+
+
+def _write_sae(folder, d_in, d_sae, shapes=None, cfg_extra=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = {"d_in": d_in, "d_sae": d_sae, "architecture": "standard",
+           "metadata": {"hook_name": "blocks.1.hook_resid_post"}, **(cfg_extra or {})}
+    (folder / "cfg.json").write_text(json.dumps(cfg))
+    shapes = shapes or {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,)}
+    save_file({k: torch.zeros(s) for k, s in shapes.items()}, str(folder / "sae_weights.safetensors"))
+
+
+def test_mismatched_width_names_both_sizes(tmp_path, tiny_llama):
+    _write_sae(tmp_path, d_in=100, d_sae=32)
+    with pytest.raises(SourceError, match=r"d_in=100.*width 64"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+def test_wrong_tensor_shape_names_expected_and_found(tmp_path, tiny_llama):
+    d = tiny_llama.d_model
+    _write_sae(tmp_path, d_in=d, d_sae=32, shapes={"W_enc": (d, 31), "b_enc": (32,), "W_dec": (32, d),
+                                                    "b_dec": (d,)})
+    with pytest.raises(SourceError, match=r"W_enc has shape \(64, 31\), expected \(64, 32\)"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+def test_corrupt_weights_file(tmp_path, tiny_llama):
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32)
+    (tmp_path / "sae_weights.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(SourceError, match="corrupt"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+def test_missing_and_invalid_files(tmp_path, tiny_llama):
+    with pytest.raises(SourceError, match="cfg.json and sae_weights.safetensors"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path / "nowhere")
+    tmp_path.joinpath("cfg.json").write_text("{not json")
+    with pytest.raises(SourceError, match="not valid JSON"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+def test_unsupported_architecture_and_bad_ids(tmp_path, tiny_llama):
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32, cfg_extra={"architecture": "gated"})
+    with pytest.raises(SourceError, match="supported: standard, topk, jumprelu"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+    with pytest.raises(SourceError, match="<layer>-<set>"):
+        source_for(tiny_llama, "mlp6")
+    with pytest.raises(SourceError, match="--sae PATH"):
+        source_for(tiny_llama, "1-res-sae")
+
+
+def test_source_id_must_match_the_sae_layer(tmp_path, tiny_llama):
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32)
+    with pytest.raises(SourceError, match="layer 1"):
+        source_for(tiny_llama, "0-res-sae", sae_path=tmp_path)
+
+
+def test_registry():
+    assert {"neurons", "sae"} <= set(source_kinds())
+    with pytest.raises(ValueError, match="already registered"):
+        register_source_kind("sae", lambda **kw: None)
+    with pytest.raises(SourceError, match="known kinds"):
+        build_source("transcoder")
+
+
+def test_neurons_are_the_identity_basis(tiny_gpt2):
+    source = source_for(tiny_gpt2, "0-mlp")
+    assert source.n_features == tiny_gpt2.d_mlp == 256
+    hidden = torch.randn(2, 3, 256)
+    assert torch.equal(source.encode(hidden), hidden)
+    assert not source.nonnegative

@@ -1,0 +1,101 @@
+"""The catalog in the database: the sink, bundles, and the pages that show it."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from featurepedia.corpus import ContextSpec
+from featurepedia.dashboards import ParquetSink, RunConfig, read_features, run_dashboards
+from featurepedia.sources import source_for
+from featurepedia.web.catalog.bundles import CatalogError, export_source, import_bundle
+from featurepedia.web.catalog.models import ActivationExample, Feature, Source
+from featurepedia.web.catalog.sink import DatabaseSink
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> & "quotes"'
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    paragraphs = [f"Paragraph {i}: the cat sat on the mat near Paris, 42 times. {HOSTILE}" for i in range(60)]
+    path.write_text("\n\n".join(paragraphs))
+    return str(path)
+
+
+def _build(model, corpus, tmp_path, sink, seed=0):
+    config = RunConfig(model="tiny-llama", source="1-mlp", n_tokens=32 * 40, batch_size=16, top_k=4,
+                       quantile_bins=3, per_bin=2, n_negative=2,
+                       contexts=ContextSpec(corpus=corpus, ctx_len=32, seed=seed))
+    return run_dashboards(model, source_for(model, "1-mlp"), config, sink, tmp_path / f"run{seed}", progress=False)
+
+
+def test_database_sink_stores_every_feature(tiny_llama, corpus, tmp_path):
+    _build(tiny_llama, corpus, tmp_path, DatabaseSink())
+    source = Source.objects.get(model__slug="tiny-llama", slug="1-mlp")
+    assert source.status == "ready" and source.n_features == 128 and source.n_tokens == 40 * 31
+    assert source.features.count() == 128
+    feature = source.features.get(index=5)
+    top = feature.examples.filter(bin="top").order_by("rank")
+    assert top.count() == 4
+    assert top[0].max_value == max(e.max_value for e in top)
+    assert source.config["config"]["contexts"]["ctx_len"] == 32
+
+
+def test_rebuild_keeps_feature_rows_and_replaces_examples(tiny_llama, corpus, tmp_path):
+    _build(tiny_llama, corpus, tmp_path, DatabaseSink())
+    ids = dict(Feature.objects.values_list("index", "id"))
+    first = set(ActivationExample.objects.values_list("id", flat=True))
+    _build(tiny_llama, corpus, tmp_path, DatabaseSink(), seed=1)
+    assert dict(Feature.objects.values_list("index", "id")) == ids
+    assert first.isdisjoint(ActivationExample.objects.values_list("id", flat=True))
+    for feature in Feature.objects.all():
+        ranks = list(feature.examples.filter(bin="top").values_list("rank", flat=True))
+        assert sorted(ranks) == list(range(4))  # replaced, not added to
+
+
+def test_export_import_round_trip(tiny_llama, corpus, tmp_path):
+    _build(tiny_llama, corpus, tmp_path, DatabaseSink())
+    export_source("tiny-llama", "1-mlp", tmp_path / "bundle")
+    exported = [f for chunk in read_features(tmp_path / "bundle") for f in chunk]
+    Source.objects.all().delete()
+    import_bundle(tmp_path / "bundle")
+    export_source("tiny-llama", "1-mlp", tmp_path / "again")
+    again = [f for chunk in read_features(tmp_path / "again") for f in chunk]
+    assert len(exported) == 128
+    assert [f.to_dict() for f in exported] == [f.to_dict() for f in again]
+    with pytest.raises(CatalogError, match="stored: tiny-llama/1-mlp"):
+        export_source("tiny-llama", "9-mlp", tmp_path / "x")
+
+
+def test_parquet_build_imports_like_a_database_build(tiny_llama, corpus, tmp_path):
+    _build(tiny_llama, corpus, tmp_path, ParquetSink(tmp_path / "b"))
+    run = import_bundle(tmp_path / "b")
+    assert run.source["n_features"] == 128
+    assert Feature.objects.filter(source__slug="1-mlp").count() == 128
+
+
+def test_pages_show_real_data_and_escape_corpus_text(client, tiny_llama, corpus, tmp_path):
+    _build(tiny_llama, corpus, tmp_path, DatabaseSink())
+    home = client.get("/")
+    assert home.status_code == 200 and b"tiny-llama / 1-mlp" in home.content
+    page = client.get(reverse("source", args=["tiny-llama", "1-mlp"]))
+    assert page.status_code == 200 and b"#49" in page.content
+    feature = client.get(reverse("feature", args=["tiny-llama", "1-mlp", 5]))
+    html = feature.content.decode()
+    assert feature.status_code == 200
+    example = Feature.objects.get(source__slug="1-mlp", index=5).examples.filter(bin="top").first()
+    assert "Top activations" in html and "<svg" in html and 'rel="next"' in html
+    assert any(tok.strip() and tok.strip() in html for tok in example.tokens if "<" not in tok and "&" not in tok)
+    assert "<script>alert" not in html and "&lt;script&gt;" in html.replace("&amp;lt;", "&lt;") or \
+        "script" not in "".join(example.tokens)
+    assert "<img src=x" not in html
+    assert client.get(reverse("feature", args=["tiny-llama", "1-mlp", 999])).status_code == 404
+    jump = client.get(reverse("source", args=["tiny-llama", "1-mlp"]), {"index": "17"})
+    assert jump.status_code == 302 and jump["Location"].endswith("/tiny-llama/1-mlp/17")
+    bad = client.get(reverse("source", args=["tiny-llama", "1-mlp"]), {"index": "abc"})
+    assert bad.status_code == 400 and b"0 to 127" in bad.content
+    rnd = client.get(reverse("random-feature", args=["tiny-llama", "1-mlp"]))
+    assert rnd.status_code == 302
