@@ -23,11 +23,11 @@ def _save_with_saelens(folder, d_in, architecture, hook_name):
     sae = SAE.from_dict(cfg.to_dict())
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        for name, param in sae.named_parameters():
+        for _name, param in sae.named_parameters():
             param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
         if architecture == "jumprelu":
             sae.threshold.copy_(torch.rand(D_SAE, generator=gen) * 0.2)
-    for name, param in sae.named_parameters():
+    for _name, param in sae.named_parameters():
         param.data = param.data.contiguous()
     sae.save_model(str(folder))
     cfg_path = folder / "cfg.json"
