@@ -29,31 +29,35 @@ class TopContexts:
         self.values = torch.zeros((n_features, k, ctx_len), dtype=dtype)  # [F, k, T]
 
     def update(self, scores: Tensor, acts: Tensor, first_context: int) -> None:
-        """Merge a batch in.
+        """Merge a batch in, writing only the slots that change (slots are not kept sorted).
 
         Args:
             scores: [batch, F] score of each context for each feature (-inf = never keep).
             acts: [batch, T, F] per-token activations of the batch.
             first_context: global index of the batch's first context.
         """
-        batch = scores.shape[0]
-        merged = torch.cat([self.scores, scores.T], dim=1)  # [F, k + batch]
-        best, where = merged.topk(self.k, dim=1)  # [F, k]
-        from_batch = where >= self.k
-        # A -inf score means "never keep": such a slot stays (or becomes) empty, id -1.
-        empty = best == NEG_INF
-        batch_pos = (where - self.k).clamp(min=0)  # [F, k] index into the batch
-        old_pos = where.clamp(max=self.k - 1)
-        ctx_len = acts.shape[1]
-        # New values: acts[batch_pos[f, j], :, f] for every (f, j).
-        by_feature = acts.permute(2, 0, 1)  # [F, batch, T] (a view)
-        new_vals = by_feature.gather(1, batch_pos.unsqueeze(-1).expand(-1, -1, ctx_len))  # [F, k, T]
-        old_vals = self.values.gather(1, old_pos.unsqueeze(-1).expand(-1, -1, ctx_len))
-        self.values = torch.where(from_batch.unsqueeze(-1), new_vals.to(self.values.dtype), old_vals)
-        new_ids = torch.arange(first_context, first_context + batch)[batch_pos]
-        ids = torch.where(from_batch, new_ids, self.context_ids.gather(1, old_pos))
-        self.context_ids = torch.where(empty, torch.full_like(ids, -1), ids)
-        self.scores = best
+        cand = scores.T  # [F, batch]
+        if not (cand > self.scores.amin(dim=1, keepdim=True)).any():
+            return  # the common case once the slots are full: nothing beats any feature's weakest slot
+        n_features, k = self.scores.shape
+        merged = torch.cat([self.scores, cand], dim=1)  # [F, k + batch]
+        where = merged.topk(k, dim=1).indices  # [F, k] positions kept
+        is_new = where >= k
+        kept = torch.zeros_like(merged, dtype=torch.bool).scatter_(1, where, True)[:, :k]  # [F, k] old kept
+        n_new = is_new.sum(dim=1, keepdim=True)  # [F, 1] == number of evicted old slots
+        # Pair the i-th evicted slot with the i-th new entry of the same feature.
+        evicted_first = torch.argsort(kept.to(torch.int8), dim=1, stable=True)
+        new_first = torch.argsort((~is_new).to(torch.int8), dim=1, stable=True)
+        pairs = torch.arange(k).unsqueeze(0) < n_new  # [F, k]
+        feature = torch.arange(n_features).unsqueeze(1).expand(n_features, k)[pairs]
+        slot = evicted_first[pairs]
+        batch_index = where.gather(1, new_first)[pairs] - k
+        score = cand[feature, batch_index]
+        real = score > NEG_INF  # a -inf entry only ever displaces an empty slot: leave that slot empty
+        feature, slot, batch_index, score = feature[real], slot[real], batch_index[real], score[real]
+        self.scores[feature, slot] = score
+        self.context_ids[feature, slot] = first_context + batch_index
+        self.values[feature, slot] = acts[batch_index, :, feature].to(self.values.dtype)
 
     def state_dict(self) -> dict[str, Tensor]:
         return {"scores": self.scores, "context_ids": self.context_ids, "values": self.values}
@@ -89,10 +93,11 @@ class Histogram:
         self._grow(absmax)
         h = self.half_range.clamp(min=1e-30)
         lo = -h if self.signed else torch.zeros_like(h)
-        width = (h - lo) / self.n_bins
-        idx = ((values - lo) / width).floor().long().clamp_(0, self.n_bins - 1)  # [N, F]
+        scale = self.n_bins / (h - lo)
         n_features = values.shape[1]
-        flat = idx + torch.arange(n_features) * self.n_bins
+        # Clamped to >= 0 first, so truncation is floor; int32 keeps this pass cheap.
+        idx = ((values - lo) * scale).clamp_(0, self.n_bins - 1).to(torch.int32)  # [N, F]
+        flat = idx.add_(torch.arange(n_features, dtype=torch.int32) * self.n_bins)
         if not self.signed:
             off = values <= 0
             self.off += off.sum(dim=0)

@@ -14,7 +14,6 @@ from featurepedia.dashboards.config import RunConfig
 from featurepedia.dashboards.effects import logit_effects, neighbours, residual_directions
 from featurepedia.dashboards.results import Example, FeatureDashboard
 from featurepedia.lm.model import LanguageModel
-from featurepedia.lm.tokens import TokenText
 from featurepedia.sources.base import Source
 
 CHUNK = 256
@@ -31,12 +30,13 @@ def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, co
     threshold = torch.zeros_like(final_max) if source.nonnegative else (
         config.active_fraction * final_max).clamp(min=0)
     n_tokens = max(1, int(collector.extremes.n_tokens))
+    active = active_counts(collector, threshold, source.nonnegative).tolist()
     for start in range(0, source.n_features, CHUNK):
         top_v, top_i, bot_v, bot_i = next(effects)
         near_v, near_i = next(near)
         chunk = []
         for j, f in enumerate(range(start, min(start + CHUNK, source.n_features))):
-            feature = _feature(collector, f, float(threshold[f]), texts, n_tokens, config, source.nonnegative)
+            feature = _feature(collector, f, float(threshold[f]), active[f], texts, n_tokens, config)
             feature.top_logits = _logit_list(model, top_v[j], top_i[j])
             feature.bottom_logits = _logit_list(model, bot_v[j], bot_i[j])
             feature.neighbours = [(int(i), round(float(v), 4)) for v, i in zip(near_v[j], near_i[j], strict=True)]
@@ -45,18 +45,19 @@ def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, co
 
 
 def _context_texts(model: LanguageModel, config: RunConfig, collector: Collector
-                   ) -> dict[int, tuple[list[int], list[TokenText]]]:
+                   ) -> dict[int, tuple[list[int], list[str], dict[int, str]]]:
     """Token ids and display strings of every context some feature keeps (re-read from the stream)."""
     needed: set[int] = set()
     for acc in (collector.top, collector.sample, collector.negative):
         needed.update(int(i) for i in acc.context_ids.unique().tolist() if i >= 0)
-    found: dict[int, tuple[list[int], list[TokenText]]] = {}
+    found: dict[int, tuple[list[int], list[str], dict[int, str]]] = {}
     last = max(needed, default=-1)
     for index, ids in enumerate(iter_contexts(model.tokenizer, config.contexts, config.n_contexts)):
         if index > last:
             break
         if index in needed:
-            found[index] = (ids, model.display(ids))
+            shown = model.display(ids)
+            found[index] = (ids, [t.text for t in shown], {i: t.note for i, t in enumerate(shown) if t.note})
     return found
 
 
@@ -67,35 +68,46 @@ def _decimals(max_abs: float) -> int:
     return max(0, 4 - math.floor(math.log10(max_abs)))
 
 
-def _feature(collector: Collector, f: int, threshold: float, texts: dict, n_tokens: int, config: RunConfig,
-             nonnegative: bool) -> FeatureDashboard:
+def active_counts(collector: Collector, threshold: torch.Tensor, nonnegative: bool) -> torch.Tensor:
+    """Tokens above each feature's threshold: [F] (signed: linear interpolation inside the threshold's bin)."""
+    hist = collector.hist
+    if nonnegative:
+        return (collector.extremes.n_tokens - hist.off).double()
+    h = hist.half_range.double()
+    lo = -h if hist.signed else torch.zeros_like(h)
+    width = ((h - lo) / hist.n_bins).clamp(min=1e-300)
+    position = ((threshold.double() - lo) / width).clamp(0, hist.n_bins)  # threshold in bin units
+    first_full = position.ceil().long()  # bins entirely above the threshold start here
+    bins = torch.arange(hist.n_bins).unsqueeze(0)
+    counts = hist.counts.double()
+    full = (counts * (bins >= first_full.unsqueeze(1))).sum(dim=1)
+    partial_bin = position.floor().long().clamp(max=hist.n_bins - 1)
+    fraction = torch.where(first_full > position.floor().long(), position.ceil() - position, torch.zeros_like(h))
+    partial = counts.gather(1, partial_bin.unsqueeze(1)).squeeze(1) * fraction
+    return full + partial
+
+
+def _feature(collector: Collector, f: int, threshold: float, active: float, texts: dict, n_tokens: int,
+             config: RunConfig) -> FeatureDashboard:
     max_act = float(collector.extremes.max[f])
     min_act = float(collector.extremes.min[f])
     decimals = _decimals(max(abs(max_act), abs(min_act)))
-    hist = collector.hist
-    active: float
-    if nonnegative:
-        active = n_tokens - int(hist.off[f])
-    else:
-        active = hist.count_above(f, threshold)
-    edges = hist.edges(f)
+    edges = collector.hist.edges(f)
     examples: list[Example] = []
-    top_ids = set()
-    order = collector.top.scores[f].argsort(descending=True)
-    for rank, slot in enumerate(order.tolist()):
-        ctx = int(collector.top.context_ids[f, slot])
-        if ctx < 0:
-            continue
-        top_ids.add(ctx)
-        examples.append(_example(texts[ctx], collector.top.values[f, slot], decimals, "top", rank))
+    top = collector.top
+    top_values = top.values[f].numpy()
+    order = top.scores[f].argsort(descending=True).tolist()
+    top_ids = {int(i) for i in top.context_ids[f].tolist() if i >= 0}
+    for rank, slot in enumerate(s for s in order if int(top.context_ids[f, s]) >= 0):
+        examples.append(_example(texts[int(top.context_ids[f, slot])], top_values[slot], decimals, "top", rank))
     examples.extend(_quantile_examples(collector, f, threshold, top_ids, texts, decimals, config))
-    for rank, slot in enumerate(range(collector.negative.k)):
-        ctx = int(collector.negative.context_ids[f, slot])
-        if ctx >= 0:
-            examples.append(_example(texts[ctx], collector.negative.values[f, slot], decimals, "negative", rank))
+    negative = collector.negative
+    neg_values = negative.values[f].float().numpy()
+    for rank, (slot, ctx) in enumerate((s, c) for s, c in enumerate(negative.context_ids[f].tolist()) if c >= 0):
+        examples.append(_example(texts[ctx], neg_values[slot], decimals, "negative", rank))
     return FeatureDashboard(
         index=f, max_act=round(max_act, decimals), min_act=round(min_act, decimals),
-        density=active / n_tokens, hist_counts=hist.counts[f].tolist(),
+        density=active / n_tokens, hist_counts=collector.hist.counts[f].tolist(),
         hist_lo=float(edges[0]), hist_hi=float(edges[-1]), examples=examples,
     )
 
@@ -104,40 +116,32 @@ def _quantile_examples(collector: Collector, f: int, threshold: float, exclude: 
                        decimals: int, config: RunConfig) -> list[Example]:
     """Reservoir contexts above the final threshold, sorted by max and cut into equal groups (q0 lowest)."""
     sample = collector.sample
-    values = sample.values[f].float()  # [R, T]
-    maxes = values.amax(dim=1)
-    keep = [s for s in range(sample.k)
-            if sample.context_ids[f, s] >= 0 and int(sample.context_ids[f, s]) not in exclude
-            and float(maxes[s]) > threshold]
+    values = sample.values[f].float().numpy()  # [R, T]
+    maxes = values.max(axis=1).tolist()
+    ids = sample.context_ids[f].tolist()
+    keep = [s for s in range(sample.k) if ids[s] >= 0 and ids[s] not in exclude and maxes[s] > threshold]
     if not keep:
         return []
-    keep.sort(key=lambda s: (float(maxes[s]), int(sample.context_ids[f, s])))
+    keep.sort(key=lambda s: (maxes[s], ids[s]))
     groups = np.array_split(np.array(keep), min(config.quantile_bins, len(keep)))
     out = []
     for g, group in enumerate(groups):
         # Spread the chosen examples over the group rather than taking its first few.
         chosen = group[np.linspace(0, len(group) - 1, min(config.per_bin, len(group))).round().astype(int)]
         for rank, slot in enumerate(reversed(chosen.tolist())):
-            ctx = int(sample.context_ids[f, slot])
-            out.append(_example(texts[ctx], values[slot], decimals, f"q{g}", rank))
+            out.append(_example(texts[ids[slot]], values[slot], decimals, f"q{g}", rank))
     return out
 
 
-def _example(text: tuple[list[int], list[TokenText]], values: torch.Tensor, decimals: int, bin_: str,
+def _example(text: tuple[list[int], list[str], dict[int, str]], values: np.ndarray, decimals: int, bin_: str,
              rank: int) -> Example:
-    ids, shown = text
-    vals = np.round(values.float().numpy().astype(np.float64), decimals)
+    ids, tokens, notes = text
+    vals = np.round(values.astype(np.float64), decimals)
     max_index = int(vals.argmax())
-    return Example(
-        token_ids=list(ids), tokens=[t.text for t in shown],
-        notes={i: t.note for i, t in enumerate(shown) if t.note}, values=vals.tolist(),
-        max_value=float(vals[max_index]), max_index=max_index, bin=bin_, rank=rank,
-    )
+    # Token lists and notes are shared by every example of the same context (they are never mutated).
+    return Example(token_ids=ids, tokens=tokens, notes=notes, values=vals.tolist(),
+                   max_value=float(vals[max_index]), max_index=max_index, bin=bin_, rank=rank)
 
 
 def _logit_list(model: LanguageModel, values: torch.Tensor, ids: torch.Tensor) -> list[tuple[str, float]]:
-    out = []
-    for v, i in zip(values.tolist(), ids.tolist(), strict=True):
-        text = model.display([i])[0].text
-        out.append((text, round(float(v), 4)))
-    return out
+    return [(model.token_text(i), round(float(v), 4)) for v, i in zip(values.tolist(), ids.tolist(), strict=True)]

@@ -54,8 +54,7 @@ class ParquetSink:
     def write_features(self, features: list[FeatureDashboard]) -> None:
         assert self._features is not None and self._examples is not None, "begin() first"
         self._features.write_table(pa.Table.from_pylist([_feature_row(f) for f in features], FEATURE_SCHEMA))
-        rows = [_example_row(f.index, e) for f in features for e in f.examples]
-        self._examples.write_table(pa.Table.from_pylist(rows, EXAMPLE_SCHEMA))
+        self._examples.write_table(_examples_table(features))
 
     def finish(self, run: RunInfo) -> None:
         for writer in (self._features, self._examples):
@@ -76,10 +75,18 @@ def _feature_row(f: FeatureDashboard) -> dict[str, Any]:
     }
 
 
-def _example_row(feature: int, e: Example) -> dict[str, Any]:
-    return {"feature": feature, "bin": e.bin, "rank": e.rank, "token_ids": e.token_ids, "tokens": e.tokens,
-            "notes": json.dumps({str(k): v for k, v in e.notes.items()}), "values": e.values,
-            "max_value": e.max_value, "max_index": e.max_index}
+def _examples_table(features: list[FeatureDashboard]) -> pa.Table:
+    """Column by column: much faster than a list of row dicts for ~100 examples per feature."""
+    pairs = [(f.index, e) for f in features for e in f.examples]
+    columns = {
+        "feature": [i for i, _ in pairs], "bin": [e.bin for _, e in pairs], "rank": [e.rank for _, e in pairs],
+        "token_ids": [e.token_ids for _, e in pairs], "tokens": [e.tokens for _, e in pairs],
+        "notes": [json.dumps({str(k): v for k, v in e.notes.items()}) if e.notes else "{}" for _, e in pairs],
+        "values": [e.values for _, e in pairs], "max_value": [e.max_value for _, e in pairs],
+        "max_index": [e.max_index for _, e in pairs],
+    }
+    return pa.table({name: pa.array(columns[name], type=EXAMPLE_SCHEMA.field(name).type)
+                     for name in EXAMPLE_SCHEMA.names}, schema=EXAMPLE_SCHEMA)
 
 
 def read_run(folder: Path) -> RunInfo:

@@ -63,6 +63,7 @@ class RunInfo:
     density_threshold: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -97,11 +97,13 @@ def run_dashboards(
     if collector.contexts_done == 0:
         raise ValueError(f"corpus {config.contexts.corpus!r} gave no context of {config.contexts.ctx_len} tokens")
     _save(collector, config, run_dir)
+    pass_done = time.perf_counter()
     info = _run_info(model, source, config, collector)
     sink.begin(info)
     for chunk in build_dashboards(model, source, config, collector):
         sink.write_features(chunk)
     info.elapsed_s = round(time.perf_counter() - started, 2)
+    info.timings = {"pass_s": round(pass_done - started, 2), "finalize_s": round(time.perf_counter() - pass_done, 2)}
     sink.finish(info)
     (run_dir / "run.json").write_text(json.dumps(info.to_dict(), indent=2, default=str))
     return info

@@ -87,6 +87,13 @@ class LanguageModel:
         """Readable display strings for a sequence of token ids (partial UTF-8 handled)."""
         return display_tokens(self.tokenizer, ids)
 
+    def token_text(self, token_id: int) -> str:
+        """Display string of one token on its own (cached: logit lists repeat tokens a lot)."""
+        cache = self.__dict__.setdefault("_token_text_cache", {})
+        if token_id not in cache:
+            cache[token_id] = display_tokens(self.tokenizer, [token_id])[0].text
+        return cache[token_id]
+
     # -- hooks ---------------------------------------------------------------------------------------
     @contextmanager
     def hooks(self, fwd_hooks: Sequence[tuple[str, HookFn]]) -> Iterator[None]:

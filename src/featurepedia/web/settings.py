@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "featurepedia.web.catalog",
+    "featurepedia.web.explanations",
 ]
 
 MIDDLEWARE = [

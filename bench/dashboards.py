@@ -1,0 +1,125 @@
+"""Benchmark: the dashboards pipeline against the bare forward pass to the hook layer, same tokens.
+
+Each size runs in a fresh process (so peak memory is its own): it loads the model, materialises the
+contexts, times the bare forward pass (to the hook layer, plus source encode), the full pipeline
+(streaming pass + finalisation + Parquet writes), and the forward pass again; the ratio uses the mean of
+the two forward timings taken around the pipeline, side by side in one process.
+
+    python bench/dashboards.py [--model smollm2-135m] [--source 6-mlp] [--tokens 100000] [--growth 4]
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(model_id: str, source_id: str, tokens: int, batch_size: int) -> dict:
+    """One size, in this process."""
+    import torch
+
+    from featurepedia.corpus import ContextSpec, context_batches, iter_contexts
+    from featurepedia.dashboards import ParquetSink, RunConfig, run_dashboards
+    from featurepedia.lm import load_model
+    from featurepedia.sources import source_for
+
+    model = load_model(model_id)
+    source = source_for(model, source_id)
+    config = RunConfig(model=model_id, source=source_id, n_tokens=tokens, batch_size=batch_size,
+                       contexts=ContextSpec(), checkpoint_seconds=1e9)
+    contexts = list(iter_contexts(model.tokenizer, config.contexts, config.n_contexts))
+    batches = list(context_batches(contexts, batch_size))
+    n_tokens = sum(b.numel() for b in batches)
+
+    def forward() -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for ids in batches:
+                source.encode(model.run_to(source.hook_name, ids))
+        return time.perf_counter() - start
+
+    forward()  # warm-up on the same data (allocator, kernels)
+    rss_base = peak_rss_mb()
+    f1 = forward()
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_before = peak_rss_mb()
+        start = time.perf_counter()
+        info = run_dashboards(model, source, config, ParquetSink(Path(tmp) / "bundle"), Path(tmp) / "run",
+                              progress=False)
+        pipeline = time.perf_counter() - start
+        rss_after = peak_rss_mb()
+    f2 = forward()
+    forward_s = (f1 + f2) / 2
+    return {
+        "tokens": n_tokens, "features": source.n_features,
+        "forward_s": round(forward_s, 2), "pipeline_s": round(pipeline, 2),
+        "forward_tok_s": round(n_tokens / forward_s, 1), "pipeline_tok_s": round(n_tokens / pipeline, 1),
+        "ratio": round(forward_s / pipeline, 3),
+        "peak_rss_mb": round(rss_after, 1), "model_rss_mb": round(rss_base, 1),
+        "pipeline_extra_rss_mb": round(max(0.0, rss_after - rss_before), 1),
+        "torch_threads": torch.get_num_threads(), "pass_s": info.timings.get("pass_s"),
+        "finalize_s": info.timings.get("finalize_s"),
+    }
+
+
+def run_child(args: argparse.Namespace, tokens: int) -> dict:
+    cmd = [sys.executable, __file__, "--single", "--model", args.model, "--source", args.source,
+           "--tokens", str(tokens), "--batch-size", str(args.batch_size)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--source", default="6-mlp")
+    parser.add_argument("--tokens", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--growth", type=int, default=4, help="also run growth x tokens (0 = skip)")
+    parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.single:
+        print(json.dumps(measure(args.model, args.source, args.tokens, args.batch_size)))
+        return
+    base = run_child(args, args.tokens)
+    print(f"{base['tokens']:>9,} tokens: forward {base['forward_tok_s']:>7.0f} tok/s   pipeline "
+          f"{base['pipeline_tok_s']:>7.0f} tok/s   ratio {base['ratio']:.3f}   peak RSS {base['peak_rss_mb']:.0f} MB "
+          f"(pipeline adds {base['pipeline_extra_rss_mb']:.0f} MB)")
+    result = {k: base[k] for k in ("tokens", "features", "pipeline_tok_s", "forward_tok_s", "ratio",
+                                   "peak_rss_mb", "pipeline_extra_rss_mb", "torch_threads", "pass_s",
+                                   "finalize_s")}
+    result["pass_ratio"] = round(base["forward_s"] / base["pass_s"], 3) if base["pass_s"] else None
+    result["model"], result["source"] = args.model, args.source
+    if args.growth:
+        big = run_child(args, args.tokens * args.growth)
+        print(f"{big['tokens']:>9,} tokens: forward {big['forward_tok_s']:>7.0f} tok/s   pipeline "
+              f"{big['pipeline_tok_s']:>7.0f} tok/s   ratio {big['ratio']:.3f}   peak RSS {big['peak_rss_mb']:.0f} MB "
+              f"(pipeline adds {big['pipeline_extra_rss_mb']:.0f} MB)")
+        result["growth"] = {
+            "factor": args.growth, "tokens": big["tokens"], "ratio": big["ratio"],
+            "pipeline_time_x": round(big["pipeline_s"] / base["pipeline_s"], 2),
+            "forward_time_x": round(big["forward_s"] / base["forward_s"], 2),
+            "peak_rss_mb": big["peak_rss_mb"],
+            "peak_rss_x": round(big["peak_rss_mb"] / base["peak_rss_mb"], 2),
+        }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

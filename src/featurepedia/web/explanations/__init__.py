@@ -1,0 +1,1 @@
+"""Explanations of features, their automatic scores, and votes."""

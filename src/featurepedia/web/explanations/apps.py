@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ExplanationsConfig(AppConfig):
+    name = "featurepedia.web.explanations"
+    label = "explanations"
+    verbose_name = "Explanations"
