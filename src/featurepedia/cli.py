@@ -88,6 +88,31 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="prepare and build, then exit")
     demo.set_defaults(func=_cmd_demo)
 
+    explain = sub.add_parser("explain", help="write explanations of stored features with an explainer",
+                             description="Idempotent: a feature that already has an explanation by this "
+                             "method is skipped (use --force to rewrite). New explanations are scored with "
+                             "the default scorer unless --no-score.")
+    _model_source_args(explain)
+    explain.add_argument("--features", default="all", help="indices: all, 5, 0-99 or 1,2,10-20 (default all)")
+    explain.add_argument("--explainer", default="token-list", help="token-list (default), local-lm, openai")
+    explain.add_argument("--force", action="store_true", help="rewrite existing explanations by this method")
+    explain.add_argument("--no-score", action="store_true", help="do not score the new explanations")
+    explain.add_argument("--quiet", action="store_true", help="no progress bar")
+    explain.set_defaults(func=_cmd_explain)
+
+    score = sub.add_parser("score", help="score stored explanations with a scorer",
+                           description="Idempotent and resumable: explanations that already have a score "
+                           "from this scorer are skipped; failed scores are retried.")
+    _model_source_args(score)
+    score.add_argument("--features", default="all", help="indices: all, 5, 0-99 or 1,2,10-20 (default all)")
+    score.add_argument("--scorer", default=None, help="embedding (default), simulation, detection, fuzzing")
+    score.add_argument("--force", action="store_true", help="rescore explanations that already have a score")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(func=_cmd_score)
+
+    worker = sub.add_parser("worker", help="run background tasks (scoring) in production mode")
+    worker.set_defaults(func=_cmd_worker)
+
     models = sub.add_parser("models", help="list the registered model ids")
     models.set_defaults(func=_cmd_models)
     return parser
@@ -222,6 +247,99 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_indices(spec: str, n_features: int) -> list[int]:
+    """'all', '5', '0-99' or '1,2,10-20' -> sorted feature indices; errors say what is wrong."""
+    if spec.strip() == "all":
+        return list(range(n_features))
+    out: set[int] = set()
+    for part in spec.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise CommandError(f"--features {spec!r}: {part!r} is not an index or range; use e.g. 0-99 or 1,2,10-20")
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if first > last or last >= n_features:
+            raise CommandError(f"--features {spec!r}: {part!r} is outside 0-{n_features - 1}")
+        out.update(range(first, last + 1))
+    return sorted(out)
+
+
+def _stored_features(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    _django()
+    from featurepedia.web.catalog.bundles import CatalogError, find_source
+
+    try:
+        source = find_source(args.model, args.source)
+    except CatalogError as err:
+        raise CommandError(str(err)) from None
+    indices = parse_indices(args.features, source.n_features)
+    return source, source.features.filter(index__in=indices).order_by("index")
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    source, features = _stored_features(args)
+    done = explain_features(features, args.explainer, force=args.force, score=not args.no_score,
+                            progress=not args.quiet)
+    print(f"explained {done} features of {source} with {args.explainer}" + (
+        "" if done else " (all already had one; --force rewrites)"))
+    return 0
+
+
+def explain_features(features, explainer: str, force: bool = False, score: bool = True,  # type: ignore[no-untyped-def]
+                     progress: bool = True) -> int:
+    """Explain (and score) features that lack an explanation by this method; returns how many were written."""
+    from tqdm.auto import tqdm
+
+    from featurepedia.interp import InterpError, get_explainer
+    from featurepedia.web.explanations.scoring import explain_feature, score_explanation
+
+    try:
+        method = getattr(get_explainer(explainer), "method", explainer)
+    except InterpError as err:
+        raise CommandError(str(err)) from None
+    if not force:
+        features = features.exclude(explanations__method=method)
+    written = 0
+    for feature in tqdm(list(features.select_related("source")), desc=f"explain ({explainer})",
+                        unit="feature", disable=not progress):
+        try:
+            explanation = explain_feature(feature, explainer)
+        except InterpError as err:
+            raise CommandError(f"feature {feature.index}: {err}") from None
+        if score:
+            score_explanation(explanation)
+        written += 1
+    return written
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    source, features = _stored_features(args)
+    from tqdm.auto import tqdm
+
+    from featurepedia.web.explanations.models import Explanation, ExplanationScore
+    from featurepedia.web.explanations.scoring import DEFAULT_SCORER, score_explanation
+
+    scorer = args.scorer or DEFAULT_SCORER
+    explanations = Explanation.objects.filter(feature__in=features, status=Explanation.Status.LIVE)
+    if not args.force:
+        explanations = explanations.exclude(scores__scorer=scorer, scores__status=ExplanationScore.Status.OK)
+    todo = list(explanations.select_related("feature__source").order_by("feature__index", "pk"))
+    failed = 0
+    for explanation in tqdm(todo, desc=f"score ({scorer})", unit="explanation", disable=args.quiet):
+        row = score_explanation(explanation, scorer)
+        failed += row.status == ExplanationScore.Status.FAILED
+    print(f"scored {len(todo) - failed} explanations of {source} with {scorer}" +
+          (f"; {failed} failed (see their error; run again to retry)" if failed else ""))
+    return 1 if failed else 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    _django()
+    from django.core.management import call_command
+
+    call_command("db_worker")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     _django()
     serve(args.host, args.port or get_settings().port)
@@ -259,6 +377,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         config = RunConfig(model=model_id, source=source_id, n_tokens=tokens, contexts=ContextSpec())
         info = build(config)
         print(f"built {info.source['n_features']} features in {info.elapsed_s:.0f} s")
+    stored = Source.objects.get(model__slug=model_id, slug=source_id)
+    written = explain_features(stored.features.all(), "token-list")
+    if written:
+        print(f"explained and scored {written} features with token-list")
     if args.no_serve:
         return 0
     serve(args.host, args.port or settings.port)

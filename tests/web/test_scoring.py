@@ -1,0 +1,124 @@
+"""Explaining and scoring stored features through the database, the task framework and the CLI."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from featurepedia.cli import main as cli
+from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
+from featurepedia.web.explanations.models import Explanation, ExplanationScore
+from featurepedia.web.explanations.scoring import (
+    enqueue_score,
+    explain_feature,
+    feature_records,
+    score_explanation,
+)
+
+pytestmark = pytest.mark.django_db
+
+ANIMALS = ["cat", "dog", "horse", "cow", "sheep", "goat", "rabbit", "mouse"]
+FILLER = ("the weather was cold and the train left early while people talked about money and work in "
+          "the city on a Monday morning with tea").split()
+
+
+def _context(rng: random.Random, with_animal: bool) -> tuple[list[str], list[float]]:
+    words = [rng.choice(FILLER) for _ in range(20)]
+    values = [0.0] * 21
+    if with_animal:
+        for _ in range(2):
+            i = rng.randrange(20)
+            words[i] = rng.choice(ANIMALS)
+            values[i + 1] = round(rng.uniform(2.0, 4.0), 3)
+    tokens = ["<|bos|>"] + [(" " if i else "") + w for i, w in enumerate(words)]
+    return tokens, values
+
+
+def planted_feature(index: int = 0, kind: str = "sae") -> Feature:
+    """A feature that fires on animal words: 20 top, 10 quantile and 10 non-activating examples."""
+    model, _ = LanguageModel.objects.get_or_create(slug="planted")
+    source, _ = Source.objects.get_or_create(
+        model=model, slug="0-res-sae", defaults={"kind": kind, "hook_name": "blocks.0.hook_resid_post",
+                                                 "n_features": 4, "status": "ready"})
+    feature = Feature.objects.create(source=source, index=index, max_act=4.0, density=0.01)
+    rng = random.Random(index)
+    rows = []
+    for bin_, count, animal in (("top", 20, True), ("q0", 10, True), ("negative", 10, False)):
+        for rank in range(count):
+            tokens, values = _context(rng, animal)
+            rows.append(ActivationExample(feature=feature, bin=bin_, rank=rank, tokens=tokens, values=values,
+                                          token_ids=list(range(len(tokens))), max_value=max(values),
+                                          max_index=values.index(max(values))))
+    ActivationExample.objects.bulk_create(rows)
+    return feature
+
+
+def test_feature_records_drop_bos_and_split_bins():
+    records = feature_records(planted_feature())
+    assert len(records.top) == 20 and len(records.quantile) == 10 and len(records.non_activating) == 10
+    assert all(r.tokens[0] != "<|bos|>" for r in records.top)
+    assert not any(r.is_activating for r in records.non_activating)
+
+
+def test_explain_then_score_a_planted_feature():
+    feature = planted_feature()
+    explanation = explain_feature(feature)
+    assert explanation.method == "token-list" and explanation.text
+    assert any(a in explanation.text.lower() for a in ANIMALS)
+    good = score_explanation(explanation)
+    assert good.status == ExplanationScore.Status.OK and good.value > 0.8
+    assert good.details["scorer"] == "embedding" and len(good.details["predictions"]) == 30  # 10 held-out top + 10 quantile + 10 negative
+    bad = Explanation.objects.create(feature=feature, text="mentions of money and trains", method="human")
+    assert score_explanation(bad).value < good.value
+
+
+def test_explain_is_idempotent_per_method():
+    feature = planted_feature()
+    first = explain_feature(feature)
+    again = explain_feature(feature)
+    assert first.pk == again.pk and Explanation.objects.filter(feature=feature).count() == 1
+
+
+def test_enqueue_scores_in_process_in_embedded_mode():
+    feature = planted_feature()
+    explanation = Explanation.objects.create(feature=feature, text="animal names such as cat and dog")
+    enqueue_score(explanation)
+    row = ExplanationScore.objects.get(explanation=explanation, scorer="embedding")
+    assert row.status == "ok" and row.value > 0.8
+
+
+def test_a_scorer_failure_is_stored_and_the_explanation_kept():
+    feature = planted_feature()
+    ActivationExample.objects.filter(feature=feature, bin="negative").delete()
+    explanation = Explanation.objects.create(feature=feature, text="animals")
+    row = score_explanation(explanation)
+    assert row.status == "failed" and "non-activating" in row.error and row.value is None
+    assert Explanation.objects.filter(pk=explanation.pk).exists()
+    unknown = score_explanation(explanation, "no-such-scorer")
+    assert unknown.status == "failed" and "embedding" in unknown.error  # lists the registered scorers
+
+
+def test_cli_explain_and_score_are_idempotent(capsys):
+    for i in range(3):
+        planted_feature(i)
+    assert cli(["explain", "--model", "planted", "--source", "0-res-sae", "--quiet"]) == 0
+    assert "explained 3 features" in capsys.readouterr().out
+    assert ExplanationScore.objects.filter(status="ok").count() == 3
+    assert cli(["explain", "--model", "planted", "--source", "0-res-sae", "--quiet"]) == 0
+    assert "explained 0 features" in capsys.readouterr().out
+    assert cli(["score", "--model", "planted", "--source", "0-res-sae", "--quiet"]) == 0
+    assert "scored 0 explanations" in capsys.readouterr().out
+    assert cli(["score", "--model", "planted", "--source", "0-res-sae", "--force", "--features", "0-1",
+                "--quiet"]) == 0
+    assert "scored 2 explanations" in capsys.readouterr().out
+
+
+def test_cli_rejects_bad_feature_ranges(capsys):
+    planted_feature()
+    assert cli(["explain", "--model", "planted", "--source", "0-res-sae", "--features", "3-x"]) == 2
+    assert "not an index or range" in capsys.readouterr().err
+    assert cli(["score", "--model", "planted", "--source", "0-res-sae", "--features", "0-99"]) == 2
+    assert "outside 0-3" in capsys.readouterr().err
+    assert cli(["score", "--model", "planted", "--source", "9-mlp"]) == 2
+    assert "no source planted/9-mlp" in capsys.readouterr().err
