@@ -96,12 +96,20 @@ def test_histogram_is_exact_while_its_range_grows(signed):
             assert int(hist.off[f]) == int((everything[:, f] <= 0).sum())
 
 
-def test_histogram_count_above_interpolates_within_a_bin():
-    hist = Histogram(1, n_bins=4, signed=False)
-    hist.update(torch.tensor([[0.1], [0.3], [0.6], [0.9], [0.0]]))
-    assert hist.half_range[0] == 1.0
-    assert hist.count_above(0, 0.5) == pytest.approx(2.0)  # bins [0.5,0.75) and [0.75,1]
-    assert hist.count_above(0, 0.125) == pytest.approx(0.5 + 3)  # half of the first bin plus three
+def test_active_counts_interpolate_within_the_threshold_bin():
+    from types import SimpleNamespace
+
+    from featurepedia.dashboards.finalize import active_counts
+
+    hist = Histogram(2, n_bins=8, signed=True)  # bins of width 0.25 over [-1, 1]
+    values = torch.tensor([[-0.9, 0.1], [0.1, 0.3], [0.3, 0.6], [0.6, 0.9], [0.9, -0.2]])
+    hist.update(values)
+    assert hist.half_range.tolist() == [1.0, 1.0]
+    collector = SimpleNamespace(hist=hist, extremes=None)
+    got = active_counts(collector, torch.tensor([0.5, 0.125]), nonnegative=False)
+    # Feature 0: 0.5 is a bin edge -> exactly the values above it (0.6, 0.9). Feature 1: 0.125 lies half-way
+    # through bin [0, 0.25), which holds one value (0.1): half of it, plus 0.3, 0.6, 0.9.
+    assert got.tolist() == pytest.approx([2.0, 3.5])
 
 
 def test_extremes():

@@ -8,11 +8,13 @@ checkpointed and resumed exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 NEG_INF = float("-inf")
+MANY_CHANGES = 2048  # above this many changed slots in a batch, transposing the batch once is cheaper
 
 
 class TopContexts:
@@ -28,13 +30,17 @@ class TopContexts:
         self.context_ids = torch.full((n_features, k), -1, dtype=torch.long)  # [F, k] global context index
         self.values = torch.zeros((n_features, k, ctx_len), dtype=dtype)  # [F, k, T]
 
-    def update(self, scores: Tensor, acts: Tensor, first_context: int) -> None:
+    def update(self, scores: Tensor, acts: Tensor, first_context: int,
+               by_feature: Callable[[], Tensor] | None = None) -> None:
         """Merge a batch in, writing only the slots that change (slots are not kept sorted).
 
         Args:
             scores: [batch, F] score of each context for each feature (-inf = never keep).
             acts: [batch, T, F] per-token activations of the batch.
             first_context: global index of the batch's first context.
+            by_feature: gives ``acts`` as a contiguous [F, batch, T] tensor (shared between accumulators);
+                used when many slots change, since reading a context's values from [batch, T, F] strides
+                through memory.
         """
         cand = scores.T  # [F, batch]
         if not (cand > self.scores.amin(dim=1, keepdim=True)).any():
@@ -57,7 +63,11 @@ class TopContexts:
         feature, slot, batch_index, score = feature[real], slot[real], batch_index[real], score[real]
         self.scores[feature, slot] = score
         self.context_ids[feature, slot] = first_context + batch_index
-        self.values[feature, slot] = acts[batch_index, :, feature].to(self.values.dtype)
+        if by_feature is not None and feature.numel() > MANY_CHANGES:
+            new_values = by_feature()[feature, batch_index]  # [n, T], contiguous rows
+        else:
+            new_values = acts[batch_index, :, feature]  # [n, T]
+        self.values[feature, slot] = new_values.to(self.values.dtype)
 
     def state_dict(self) -> dict[str, Tensor]:
         return {"scores": self.scores, "context_ids": self.context_ids, "values": self.values}
@@ -88,19 +98,21 @@ class Histogram:
         return self.n_bins // 2 if self.signed else 0
 
     def update(self, values: Tensor) -> None:
-        """Add values: [n_tokens, F]."""
-        absmax = values.abs().amax(dim=0) if self.signed else values.clamp(min=0).amax(dim=0)  # [F]
+        """Add values: [..., F] (any leading shape; a strided view is fine)."""
+        dims = tuple(range(values.dim() - 1))
+        absmax = torch.maximum(values.amax(dim=dims), -values.amin(dim=dims)) if self.signed else \
+            values.amax(dim=dims).clamp(min=0)  # [F]
         self._grow(absmax)
         h = self.half_range.clamp(min=1e-30)
         lo = -h if self.signed else torch.zeros_like(h)
         scale = self.n_bins / (h - lo)
-        n_features = values.shape[1]
+        n_features = values.shape[-1]
         # Clamped to >= 0 first, so truncation is floor; int32 keeps this pass cheap.
-        idx = ((values - lo) * scale).clamp_(0, self.n_bins - 1).to(torch.int32)  # [N, F]
+        idx = (values - lo).mul_(scale).clamp_(0, self.n_bins - 1).to(torch.int32)  # [..., F]
         flat = idx.add_(torch.arange(n_features, dtype=torch.int32) * self.n_bins)
         if not self.signed:
             off = values <= 0
-            self.off += off.sum(dim=0)
+            self.off += off.sum(dim=dims)
             flat = flat[~off]
         self.counts += torch.bincount(flat.reshape(-1), minlength=n_features * self.n_bins).view(
             n_features, self.n_bins)
@@ -129,19 +141,6 @@ class Histogram:
         lo = -h if self.signed else 0.0
         return torch.linspace(lo, h, self.n_bins + 1)
 
-    def count_above(self, feature: int, threshold: float) -> float:
-        """Tokens above ``threshold`` (linear interpolation inside the bin that holds it)."""
-        edges = self.edges(feature)
-        counts = self.counts[feature].double()
-        total = 0.0
-        for i in range(self.n_bins):
-            left, right = float(edges[i]), float(edges[i + 1])
-            if left >= threshold:
-                total += float(counts[i])
-            elif right > threshold and right > left:
-                total += float(counts[i]) * (right - threshold) / (right - left)
-        return total
-
     def state_dict(self) -> dict[str, Tensor]:
         return {"half_range": self.half_range, "counts": self.counts, "off": self.off}
 
@@ -158,10 +157,11 @@ class Extremes:
         self.n_tokens = torch.zeros((), dtype=torch.long)
 
     def update(self, values: Tensor) -> None:
-        """Add values: [n_tokens, F]."""
-        self.max = torch.maximum(self.max, values.amax(dim=0))
-        self.min = torch.minimum(self.min, values.amin(dim=0))
-        self.n_tokens += values.shape[0]
+        """Add values: [..., F]."""
+        dims = tuple(range(values.dim() - 1))
+        self.max = torch.maximum(self.max, values.amax(dim=dims))
+        self.min = torch.minimum(self.min, values.amin(dim=dims))
+        self.n_tokens += values[..., 0].numel()
 
     def state_dict(self) -> dict[str, Tensor]:
         return {"max": self.max, "min": self.min, "n_tokens": self.n_tokens}

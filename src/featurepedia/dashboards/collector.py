@@ -37,26 +37,36 @@ class Collector:
             return torch.zeros_like(self.extremes.max)
         return (self.config.active_fraction * self.extremes.max).clamp(min=0)
 
-    def update(self, acts: Tensor, counted: Tensor) -> None:
+    def update(self, acts: Tensor, skip_first: bool) -> None:
         """Add one batch.
 
         Args:
-            acts: [batch, T, F] feature activations.
-            counted: [T] bool, the positions that count (False at BOS).
+            acts: [batch, T, F] feature activations; changed in place (the BOS position is zeroed).
+            skip_first: the first position is a BOS token: it is stored as 0 and never counted.
         """
-        acts = acts.float()
-        acts = acts * counted.view(1, -1, 1)  # uncounted positions are stored as 0
-        values = acts[:, counted, :].reshape(-1, acts.shape[-1])  # [batch * counted, F]
+        if acts.dtype != torch.float32:
+            acts = acts.float()
+        if skip_first:
+            acts[:, 0, :] = 0.0
+        body = acts[:, 1:, :] if skip_first else acts  # [batch, T', F]
+        # One contiguous copy: reductions over a strided view are several times slower than the copy.
+        values = body.reshape(-1, acts.shape[-1])  # [batch * T', F]
         self.extremes.update(values)
         self.hist.update(values)
-        ctx_max = acts[:, counted, :].amax(dim=1)  # [batch, F]
-        self.top.update(ctx_max, acts, self.contexts_done)
+        ctx_max = values.view(body.shape).amax(dim=1)  # [batch, F]
+        transposed: list[Tensor] = []
+
+        def by_feature() -> Tensor:
+            if not transposed:
+                transposed.append(acts.permute(2, 0, 1).contiguous())  # [F, batch, T]
+            return transposed[0]
+
+        self.top.update(ctx_max, acts, self.contexts_done, by_feature)
         gen = torch.Generator().manual_seed(self.config.contexts.seed * 1_000_003 + self.batches_done)
         keys = torch.rand(ctx_max.shape, generator=gen)  # [batch, F]
-        thr = self.threshold()
-        active = ctx_max > thr
-        self.sample.update(torch.where(active, keys, NEG_INF), acts, self.contexts_done)
-        self.negative.update(torch.where(active, NEG_INF, keys), acts, self.contexts_done)
+        active = ctx_max > self.threshold()
+        self.sample.update(torch.where(active, keys, NEG_INF), acts, self.contexts_done, by_feature)
+        self.negative.update(torch.where(active, NEG_INF, keys), acts, self.contexts_done, by_feature)
         self.contexts_done += acts.shape[0]
         self.batches_done += 1
 

@@ -68,9 +68,6 @@ def run_dashboards(
     _resume(collector, config, run_dir)
     hook = source.hook_name
     prepend = config.contexts.prepend_bos and model.bos_token_id is not None
-    counted = torch.ones(config.contexts.ctx_len, dtype=torch.bool)
-    if prepend:
-        counted[0] = False
     total_tokens = config.n_contexts * config.contexts.ctx_len
     bar = _progress(progress, total_tokens, collector.contexts_done * config.contexts.ctx_len)
     contexts = iter_contexts(model.tokenizer, config.contexts, config.n_contexts)
@@ -81,7 +78,7 @@ def run_dashboards(
     with torch.inference_mode():
         for ids in context_batches(contexts, config.batch_size):
             hidden = model.run_to(hook, ids)  # [batch, T, d_in]
-            collector.update(source.encode(hidden), counted)
+            collector.update(source.encode(hidden), skip_first=prepend)
             bar.update(ids.numel())
             new_batches += 1
             if on_batch is not None:
