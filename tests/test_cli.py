@@ -1,0 +1,92 @@
+"""The featurepedia command: help for every command, clear errors for bad input, settings in the docs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from featurepedia.cli import main
+from featurepedia.settings import PLACEHOLDER_SECRET, Settings, SettingsError, settings_help
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ["build", "export", "import", "serve", "demo", "explain", "score", "worker", "models"]
+
+
+def test_help_lists_every_command_and_setting():
+    out = subprocess.run([sys.executable, "-m", "featurepedia.cli", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    for command in COMMANDS:
+        assert command in out
+    for name, _, _ in settings_help():
+        assert name in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert "usage: featurepedia " + command in capsys.readouterr().out
+
+
+def test_settings_are_documented():
+    docs = (ROOT / "docs" / "settings.md").read_text()
+    for name, _, text in settings_help():
+        assert f"`{name}`" in docs, f"{name} is missing from docs/settings.md"
+        assert text in docs
+
+
+def test_production_refuses_the_placeholder_secret():
+    with pytest.raises(SettingsError, match="placeholder"):
+        Settings.from_env({"FEATUREPEDIA_MODE": "production"})
+    ok = Settings.from_env({"FEATUREPEDIA_MODE": "production", "FEATUREPEDIA_SECRET_KEY": "x" * 50})
+    assert ok.secret_key != PLACEHOLDER_SECRET
+    with pytest.raises(SettingsError, match="whole number"):
+        Settings.from_env({"FEATUREPEDIA_PORT": "eighty"})
+    with pytest.raises(SettingsError, match="embedded"):
+        Settings.from_env({"FEATUREPEDIA_MODE": "cloud"})
+
+
+def test_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path):
+    s = Settings.from_env({"FEATUREPEDIA_DATA_DIR": str(tmp_path)})
+    assert s.database == f"sqlite:///{tmp_path / 'featurepedia.sqlite3'}"
+    pg = Settings.from_env({"FEATUREPEDIA_DATABASE_URL": "postgres://u@127.0.0.1:5432/x"})
+    assert pg.database.startswith("postgres://")
+
+
+def test_build_errors_are_clear(capsys, data_dir, tmp_path):
+    cases = [
+        (["build", "--model", "gpt-9", "--source", "6-mlp"], "registered models: smollm2-135m"),
+        (["build", "--model", "tiny-llama", "--source", "9-mlp"], "out of range for tiny-llama, which has 2 layers"),
+        (["build", "--model", "tiny-llama", "--source", "1-res-sae"], "--sae PATH"),
+        (["build", "--model", "tiny-llama", "--source", "1-mlp", "--tokens", "0"], "positive number"),
+        (["build", "--model", "tiny-llama", "--source", "1-mlp", "--no-db"], "--out"),
+    ]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    cases.append((["build", "--model", "tiny-llama", "--source", "1-mlp", "--corpus", str(empty), "--no-db",
+                   "--out", str(tmp_path / "b"), "--quiet"], "holds no text"))
+    cases.append((["build", "--model", "tiny-llama", "--source", "1-mlp", "--corpus", str(tmp_path / "nope.txt"),
+                   "--no-db", "--out", str(tmp_path / "b"), "--quiet"], "is not a file"))
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err, (argv, err)
+        assert "Traceback" not in err
+
+
+@pytest.mark.django_db
+def test_build_to_a_bundle_then_import(capsys, data_dir, tmp_path):
+    bundle = tmp_path / "bundle"
+    argv = ["build", "--model", "tiny-gpt2", "--source", "0-mlp", "--tokens", "2048", "--no-db", "--out",
+            str(bundle), "--quiet"]
+    assert main(argv) == 0
+    assert "built 256 features of tiny-gpt2/0-mlp" in capsys.readouterr().out
+    assert (bundle / "run.json").exists() and (data_dir / "runs" / "tiny-gpt2" / "0-mlp" / "config.json").exists()
+    assert main(["import", str(bundle)]) == 0
+    assert "imported tiny-gpt2/0-mlp (256 features)" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "missing")]) == 2
+    assert "not a Featurepedia bundle" in capsys.readouterr().err
