@@ -74,3 +74,9 @@ def test_empty_and_bad_corpora(tmp_path, tiny_llama):
     odd.write_text("a,b")
     with pytest.raises(CorpusError, match="unknown extension"):
         list(iter_documents(str(odd)))
+
+
+def test_hugging_face_dataset_offline_gives_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(CorpusError, match="could not open Hugging Face dataset 'no-such/dataset'.*Offline"):
+        list(iter_documents("hf:no-such/dataset"))

@@ -140,3 +140,24 @@ def test_a_changed_config_does_not_resume_a_stale_checkpoint(tiny_llama, tmp_pat
 def test_gpt2_and_resid_sources_run(tiny_gpt2, tmp_path):
     features = _run(tiny_gpt2, tmp_path, "g", _config(model="tiny-gpt2", source="0-mlp", n_tokens=32 * 20))
     assert len(features) == 256 and all(f.examples for f in features[:5])
+
+
+def test_sae_source_dashboards(tiny_llama, tmp_path):
+    """An SAE source end to end: non-negative features, density = fraction of tokens > 0."""
+    from tests.sources.test_sae import _save_with_saelens
+
+    _save_with_saelens(tmp_path / "sae", tiny_llama.d_model, "topk", "blocks.1.hook_resid_post")
+    config = _config(source="1-res-sae", n_tokens=32 * 30)
+    source = source_for(tiny_llama, "1-res-sae", sae_path=tmp_path / "sae")
+    run_dashboards(tiny_llama, source, config, ParquetSink(tmp_path / "b"), tmp_path / "run", progress=False)
+    features = [f for chunk in read_features(tmp_path / "b") for f in chunk]
+    assert len(features) == 96
+    contexts = list(iter_contexts(tiny_llama.tokenizer, config.contexts, config.n_contexts))
+    hidden = tiny_llama.run_to("blocks.1.hook_resid_post", torch.tensor(contexts))
+    acts = source.encode(hidden)[:, 1:, :]  # [N, T-1, F], BOS excluded
+    for f in (0, 17, 95):
+        want = float((acts[:, :, f] > 0).float().mean())
+        assert features[f].density == pytest.approx(want, abs=1e-9)
+        assert features[f].max_act == pytest.approx(float(acts[:, :, f].max()), rel=1e-4, abs=1e-6)
+        assert all(e.max_value <= 0 for e in features[f].examples if e.bin == "negative")
+    assert read_run(tmp_path / "b").density_threshold == "activation > 0"
