@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.featurepedia-installed
 
-.PHONY: install demo test lint typecheck pytest bench clean-data
+.PHONY: install demo test lint typecheck pytest bench clean-data browser-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,8 +27,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src/featurepedia
 
-pytest: install
+pytest: install browser-deps
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
+	# The web tests again on PostgreSQL (pytest-django creates and drops test_test).
+	FEATUREPEDIA_DATABASE_URL=postgres://root@127.0.0.1:5432/test HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/web
+
+# Browser tests drive Debian's Chromium (playwright's own browser download is not used).
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 test: lint typecheck pytest
 

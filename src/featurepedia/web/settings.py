@@ -8,6 +8,7 @@ from typing import Any
 import dj_database_url
 
 from featurepedia.settings import get_settings
+from featurepedia.web.accounts.config import enabled_providers
 
 _s = get_settings()
 BASE_DIR = Path(__file__).resolve().parent
@@ -26,6 +27,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "featurepedia.web.catalog",
     "featurepedia.web.explanations",
+    "featurepedia.web.game",
+    "featurepedia.web.accounts",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    *[f"allauth.socialaccount.providers.{p}" for p in enabled_providers()],
     "django_tasks",
     "django_tasks_db",
 ]
@@ -33,11 +40,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Feature pages carry one span per token (~400 KB of HTML); gzip makes them ~10x smaller. Django's
+    # GZipMiddleware pads responses against BREACH.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -54,6 +65,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "featurepedia.web.accounts.context.player",
             ],
         },
     },
@@ -100,6 +112,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
+
+from featurepedia.web.accounts.config import *  # noqa: E402,F403  (allauth, email, social sign-in)
 
 LOGGING = {
     "version": 1,

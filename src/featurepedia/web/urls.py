@@ -1,9 +1,12 @@
-"""URL routes: admin, the catalog (models, sources, feature pages)."""
+"""URL routes: admin, accounts, the game, explanation actions, then the catalog (its /{model}/ catch-all last)."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("featurepedia.web.accounts.urls")),
+    path("", include("featurepedia.web.game.urls")),
+    path("", include("featurepedia.web.explanations.urls")),
     path("", include("featurepedia.web.catalog.urls")),
 ]

@@ -10,13 +10,25 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from featurepedia.web.catalog.display import example_groups, histogram_svg
 from featurepedia.web.catalog.models import Feature, LanguageModel, Source
+from featurepedia.web.explanations.limits import explanations_allowance
+from featurepedia.web.explanations.presenting import shown_explanations
+from featurepedia.web.explanations.views import KEPT_TEXT
+from featurepedia.web.game.explicit import tokens_explicit
+from featurepedia.web.game.leaderboard import leaderboard
+from featurepedia.web.game.models import Campaign
+from featurepedia.web.game.prefs import get_prefs
+from featurepedia.web.game.puzzles import campaign_progress
 
 FEATURES_PER_PAGE = 50
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """What this is, how to play (one click to a first puzzle), running campaigns, top players, sources."""
     sources = Source.objects.select_related("model").order_by("model__slug", "slug")
-    return render(request, "catalog/home.html", {"sources": sources})
+    campaigns = [(c, campaign_progress(c)) for c in Campaign.running().select_related("source__model")[:6]]
+    return render(request, "catalog/home.html", {
+        "sources": sources, "campaigns": campaigns, "top_players": leaderboard("all", limit=5),
+        "week_players": leaderboard("week", limit=5)})
 
 
 def model_page(request: HttpRequest, model: str) -> HttpResponse:
@@ -55,7 +67,14 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
     feature = get_object_or_404(Feature.objects.select_related("source__model"),
                                 source__model__slug=model, source__slug=source, index=index)
     src = feature.source
+    prefs = get_prefs(request)
     examples = list(feature.examples.all())
+    hidden = 0
+    if prefs.explicit_filter:
+        kept = [e for e in examples if not tokens_explicit(e.tokens)]
+        hidden, examples = len(examples) - len(kept), kept
+    method = request.GET.get("method", "") if prefs.advanced_mode else ""
+    kept_text = request.session.get(KEPT_TEXT, {}).get(str(feature.pk), "")
     neighbours = [{"index": int(i), "cosine": c} for i, c in feature.neighbours]
     return render(request, "catalog/feature.html", {
         "feature": feature, "src": src,
@@ -65,4 +84,14 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
         "prev_index": index - 1 if index > 0 else None,
         "next_index": index + 1 if index + 1 < src.n_features else None,
         "density_pct": feature.density * 100,
+        "hidden_explicit": hidden, "prefs": prefs,
+        "explanations": shown_explanations(request, feature, method), "kept_text": kept_text,
+        "campaigns": feature_campaigns(feature),
+        "allowance": explanations_allowance(request.user) if request.user.is_authenticated else None,
+        "next": request.get_full_path(),
     })
+
+
+def feature_campaigns(feature: Feature) -> list[Campaign]:
+    """Running campaigns this feature belongs to (so its page can offer "play it")."""
+    return [c for c in Campaign.running() if c.feature_queryset().filter(pk=feature.pk).exists()]

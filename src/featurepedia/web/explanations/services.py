@@ -1,0 +1,150 @@
+"""What people do with explanations: submit (scored at once), save drafts, vote, change and undo votes.
+
+Every write happens in a transaction, so a submitted explanation or vote is either stored whole or not at
+all. Scoring runs after the explanation is committed: a scorer that fails leaves the explanation intact.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, Max, Q, QuerySet
+
+from featurepedia.web.catalog.models import Feature
+from featurepedia.web.explanations.duplicates import find_duplicate
+from featurepedia.web.explanations.limits import explanations_allowance, votes_allowance
+from featurepedia.web.explanations.models import MAX_EXPLANATION_CHARS, Explanation, ExplanationScore, Vote
+from featurepedia.web.explanations.scoring import DEFAULT_SCORER, enqueue_score
+
+MIN_EXPLANATION_CHARS = 3
+log = logging.getLogger(__name__)
+
+
+class ExplanationError(ValueError):
+    """A request that cannot be done; the message says what was wrong and how to fix it."""
+
+
+@dataclass
+class SubmitResult:
+    """The outcome of a submission: a new explanation (with its score) or a vote for an existing one."""
+
+    explanation: Explanation
+    duplicate_of: Explanation | None = None
+    score: ExplanationScore | None = None
+    new_best: bool = False
+    previous_best: float | None = None
+
+
+def visible(feature: Feature | int) -> QuerySet[Explanation]:
+    """Live explanations of a feature, hiding those of banned players, with vote tallies and default score."""
+    feature_id = feature if isinstance(feature, int) else feature.pk
+    return (Explanation.objects.filter(feature_id=feature_id, status=Explanation.Status.LIVE)
+            .exclude(author__profile__banned=True)
+            .select_related("author", "author__profile")
+            .prefetch_related("scores")
+            .annotate(ups=Count("votes", filter=Q(votes__value=1), distinct=True),
+                      downs=Count("votes", filter=Q(votes__value=-1), distinct=True),
+                      best_score=Max("scores__value", filter=Q(scores__scorer=DEFAULT_SCORER,
+                                                                 scores__status="ok")))
+            .order_by("-ups", "-best_score", "created"))
+
+
+def best_score(feature: Feature, exclude: Explanation | None = None) -> float | None:
+    """The top default-scorer score among the feature's live explanations."""
+    qs = ExplanationScore.objects.filter(explanation__feature=feature, explanation__status=Explanation.Status.LIVE,
+                                         scorer=DEFAULT_SCORER, status=ExplanationScore.Status.OK)
+    if exclude is not None:
+        qs = qs.exclude(explanation=exclude)
+    return qs.aggregate(best=Max("value"))["best"]
+
+
+def clean_text(text: str) -> str:
+    """The explanation as stored: trimmed, inner whitespace collapsed; raises if too short or too long."""
+    text = " ".join((text or "").split())
+    if len(text) < MIN_EXPLANATION_CHARS:
+        raise ExplanationError(f"An explanation needs at least {MIN_EXPLANATION_CHARS} characters; "
+                               "describe what the highlighted words have in common.")
+    if len(text) > MAX_EXPLANATION_CHARS:
+        raise ExplanationError(f"That explanation is {len(text):,} characters; the limit is "
+                               f"{MAX_EXPLANATION_CHARS}. Shorten it to its main idea.")
+    return text
+
+
+def save_draft(user, feature: Feature, text: str) -> Explanation:  # type: ignore[no-untyped-def]
+    """Keep unfinished text for later; drafts are private and unscored."""
+    text = clean_text(text)
+    with transaction.atomic():
+        return Explanation.objects.create(feature=feature, text=text, author=user, method="human",
+                                          status=Explanation.Status.DRAFT)
+
+
+def submit(user, feature: Feature, text: str, draft: Explanation | None = None,  # type: ignore[no-untyped-def]
+           use_embeddings: bool = True) -> SubmitResult:
+    """Publish an explanation and score it now, or upvote the existing one it nearly duplicates.
+
+    Args:
+        draft: a draft of this user being published (it becomes the explanation, or is deleted on a duplicate).
+    """
+    text = clean_text(text)
+    allowance = explanations_allowance(user)
+    if allowance.left <= 0:
+        raise ExplanationError(f"You have written {allowance.limit} explanations today, the daily limit; "
+                               "save this one as a draft and publish it tomorrow.")
+    candidates = list(visible(feature).exclude(pk=getattr(draft, "pk", None)))
+    duplicate = find_duplicate(candidates, text, use_embeddings=use_embeddings)
+    if duplicate is not None:
+        with transaction.atomic():
+            if duplicate.author_id != user.pk:
+                cast_vote(user, duplicate, 1)
+            if draft is not None:
+                draft.delete()
+        return SubmitResult(explanation=duplicate, duplicate_of=duplicate)
+    previous = best_score(feature)
+    with transaction.atomic():
+        if draft is not None:
+            explanation = draft
+            explanation.text, explanation.status = text, Explanation.Status.LIVE
+            explanation.save()
+        else:
+            explanation = Explanation.objects.create(feature=feature, text=text, author=user, method="human")
+    try:
+        enqueue_score(explanation)
+    except Exception:  # the explanation is committed; a broken queue or scorer must not lose it
+        log.exception("could not score explanation %s", explanation.pk)
+    score = explanation.scores.filter(scorer=DEFAULT_SCORER).first()
+    ok = score is not None and score.status == ExplanationScore.Status.OK and score.value is not None
+    new_best = bool(ok and score is not None and (previous is None or score.value > previous))  # type: ignore[operator]
+    return SubmitResult(explanation=explanation, score=score, new_best=new_best, previous_best=previous)
+
+
+def cast_vote(user, explanation: Explanation, value: int) -> str:  # type: ignore[no-untyped-def]
+    """Vote +1 or -1; voting again with the other value changes the vote. Returns "new", "changed" or "same"."""
+    if value not in (1, -1):
+        raise ExplanationError("A vote is +1 (up) or -1 (down).")
+    if explanation.status != Explanation.Status.LIVE:
+        raise ExplanationError("That explanation is not published, so it cannot be voted on.")
+    if explanation.author_id is not None and explanation.author_id == user.pk:
+        raise ExplanationError("You wrote this explanation, so you cannot vote on it; vote on others' instead.")
+    with transaction.atomic():
+        existing = Vote.objects.select_for_update().filter(user=user, explanation=explanation).first()
+        if existing is None:
+            allowance = votes_allowance(user)
+            if allowance.left <= 0:
+                raise ExplanationError(f"You have cast {allowance.limit} votes today, the daily limit; "
+                                       "come back tomorrow.")
+            Vote.objects.create(user=user, explanation=explanation, value=value)
+            return "new"
+        if existing.value == value:
+            return "same"
+        existing.value = value
+        existing.save(update_fields=["value", "updated"])
+        return "changed"
+
+
+def unvote(user, explanation: Explanation) -> bool:  # type: ignore[no-untyped-def]
+    """Remove the user's vote; True if there was one."""
+    with transaction.atomic():
+        deleted, _ = Vote.objects.filter(user=user, explanation=explanation).delete()
+    return deleted > 0

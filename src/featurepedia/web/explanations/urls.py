@@ -1,0 +1,13 @@
+"""Explanation actions: /explanations/<id>/vote|report|publish|delete, /features/<id>/explain."""
+
+from django.urls import path
+
+from featurepedia.web.explanations import views
+
+urlpatterns = [
+    path("explanations/<int:pk>/vote", views.vote, name="explanation-vote"),
+    path("explanations/<int:pk>/report", views.report, name="explanation-report"),
+    path("explanations/<int:pk>/publish", views.publish_draft, name="draft-publish"),
+    path("explanations/<int:pk>/delete", views.delete_draft, name="draft-delete"),
+    path("features/<int:feature_id>/explain", views.write, name="explanation-write"),
+]

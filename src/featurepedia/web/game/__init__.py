@@ -1,0 +1,1 @@
+"""The game: campaigns, puzzles, play events, points, streaks and leaderboards; players' profiles."""

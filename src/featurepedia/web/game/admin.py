@@ -1,0 +1,78 @@
+"""Moderation in Django's admin: campaigns, flags and reports, plays, profiles; banning keeps all data.
+
+Every admin action is written to Django's admin log (LogEntry), so moderation leaves a trail.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from featurepedia.web.explanations.models import Explanation
+from featurepedia.web.game.models import Campaign, Flag, PlayEvent, Profile
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "source", "active", "starts", "ends"]
+    list_filter = ["active"]
+    prepopulated_fields = {"slug": ["title"]}
+    raw_id_fields = ["features"]
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "display_name", "country", "region", "banned", "advanced_mode"]
+    list_filter = ["banned", "country"]
+    search_fields = ["user__username", "user__email", "display_name"]
+    actions = ["ban", "unban"]
+
+    @admin.action(description="Ban: hide their explanations (nothing is deleted)")
+    def ban(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
+        self._set_banned(request, queryset, True)
+
+    @admin.action(description="Lift the ban")
+    def unban(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
+        self._set_banned(request, queryset, False)
+
+    def _set_banned(self, request: HttpRequest, queryset: QuerySet[Profile], banned: bool) -> None:
+        for profile in queryset:
+            profile.banned = banned
+            profile.save(update_fields=["banned"])
+            self.log_change(request, profile, "banned" if banned else "ban lifted")
+        messages.success(request, f"{queryset.count()} player(s) {'banned' if banned else 'unbanned'}.")
+
+
+@admin.register(Flag)
+class FlagAdmin(admin.ModelAdmin):
+    list_display = ["kind", "feature", "explanation", "user", "note", "resolved", "created"]
+    list_filter = ["kind", "resolved"]
+    raw_id_fields = ["user", "feature", "explanation"]
+    actions = ["hide_explanations", "resolve"]
+
+    @admin.action(description="Hide the reported explanations")
+    def hide_explanations(self, request: HttpRequest, queryset: QuerySet[Flag]) -> None:
+        for flag in queryset.filter(explanation__isnull=False).select_related("explanation"):
+            explanation = flag.explanation
+            assert explanation is not None
+            explanation.status = Explanation.Status.HIDDEN
+            explanation.save(update_fields=["status", "updated"])
+            flag.resolved = True
+            flag.save(update_fields=["resolved"])
+            self.log_change(request, explanation, "hidden after a report")
+
+    @admin.action(description="Mark resolved")
+    def resolve(self, request: HttpRequest, queryset: QuerySet[Flag]) -> None:
+        for flag in queryset:
+            flag.resolved = True
+            flag.save(update_fields=["resolved"])
+            self.log_change(request, flag, "resolved")
+
+
+@admin.register(PlayEvent)
+class PlayEventAdmin(admin.ModelAdmin):
+    list_display = ["user", "action", "feature", "points", "campaign", "created"]
+    list_filter = ["action", "campaign"]
+    raw_id_fields = ["user", "feature", "explanation"]
+    date_hierarchy = "created"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class GameConfig(AppConfig):
+    name = "featurepedia.web.game"
+    label = "game"
+    verbose_name = "Game"

@@ -1,0 +1,55 @@
+"""Points and streaks: what each action earns, and how many days in a row a player has played.
+
+Points are earned once per thing, so changing a vote back and forth, or flagging twice, earns nothing more.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from featurepedia.web.catalog.models import Feature
+from featurepedia.web.explanations.models import Explanation
+from featurepedia.web.game.models import Campaign, PlayEvent
+
+POINTS = {
+    PlayEvent.Action.VOTE: 1,
+    PlayEvent.Action.EXPLAIN: 3,
+    PlayEvent.Action.BEST: 5,  # on top of EXPLAIN, when a new explanation beats the feature's best score
+    PlayEvent.Action.POLYSEMANTIC: 1,
+    PlayEvent.Action.NONE_FIT: 1,
+    PlayEvent.Action.SKIP: 0,
+}
+
+
+def record(user, feature: Feature, action: str, campaign: Campaign | None = None,  # type: ignore[no-untyped-def]
+           explanation: Explanation | None = None) -> PlayEvent:
+    """Log a play and award its points, unless this player already earned them for the same thing."""
+    earned = POINTS[PlayEvent.Action(action)]
+    already = PlayEvent.objects.filter(user=user, feature=feature, action=action)
+    if action in (PlayEvent.Action.EXPLAIN, PlayEvent.Action.BEST):
+        already = already.filter(explanation=explanation)
+    if earned and already.filter(points__gt=0).exists():
+        earned = 0
+    return PlayEvent.objects.create(user=user, feature=feature, action=action, campaign=campaign,
+                                    explanation=explanation, points=earned)
+
+
+def total(user) -> int:  # type: ignore[no-untyped-def]
+    """All points a player has earned."""
+    return PlayEvent.objects.filter(user=user).aggregate(p=Sum("points"))["p"] or 0
+
+
+def streak(user, today: date | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Days in a row (UTC) with at least one answer, ending today or yesterday."""
+    today = today or timezone.now().date()
+    days = set(PlayEvent.objects.filter(user=user, created__date__gte=today - timedelta(days=366))
+               .exclude(action=PlayEvent.Action.SKIP).values_list("created__date", flat=True))
+    day = today if today in days else today - timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count

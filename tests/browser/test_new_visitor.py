@@ -1,0 +1,87 @@
+"""A new visitor in Chromium: plays before signing up, signs up, is credited, votes, writes, ranks.
+
+Screenshots of each step go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from featurepedia.web.explanations.models import Explanation
+from tests.web.conftest import TOPICS, make_feature
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def site(live_server):
+    from featurepedia.web.catalog.models import LanguageModel, Source
+    from featurepedia.web.game.models import Campaign
+
+    lm = LanguageModel.objects.create(slug="tiny", name="Tiny")
+    source = Source.objects.create(model=lm, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
+                                   n_features=3, status="ready",
+                                   config={"config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
+    for i, words in TOPICS.items():
+        f = make_feature(source, i, words)
+        Explanation.objects.create(feature=f, text=f"{words[0]} and similar words", method="token-list")
+    Campaign.objects.create(slug="tiny-1", title="Explain tiny layer 1", source=source)
+    return live_server.url
+
+
+@pytest.fixture
+def page():
+    playwright = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_new_visitor_plays_signs_up_and_ranks(site, page):
+    page.goto(site + "/")
+    shot(page, "01-home")
+    page.get_by_role("link", name="Play now").click()
+    page.get_by_role("button", name="Got it").click()
+    shot(page, "02-puzzle")
+    page.get_by_role("link", name="Reveal").click()
+    page.locator("button.choice").first.click()
+    page.get_by_role("button", name="Yes, vote for it").click()
+    assert "Vote kept" in page.content()
+    shot(page, "03-answered-as-visitor")
+
+    page.locator(".score-pill").get_by_role("link", name="Sign up").click()
+    page.get_by_label("Email").fill("newbie@example.org")
+    page.get_by_label("Password").fill("a-long-pass-phrase")
+    page.get_by_role("button", name="Sign Up").click()
+    assert "now yours" in page.content()
+    assert "1 point" in page.locator(".score-pill").inner_text() and "Sign up to save" not in page.content()
+    shot(page, "04-credited-after-signup")
+
+    page.get_by_role("link", name="Next puzzle").click()
+    page.get_by_role("link", name="Reveal").click()
+    page.locator("button.choice").first.click()
+    assert "You voted for" in page.content()
+    shot(page, "05-voted")
+
+    page.get_by_role("link", name="Next puzzle").click()
+    page.get_by_label("Your explanation").fill("a brand new idea about this neuron")
+    page.get_by_role("button", name="Submit explanation").click()
+    assert "Your explanation scored" in page.content()
+    shot(page, "06-explanation-scored")
+
+    page.get_by_role("link", name="Leaderboard").click()
+    assert page.locator("tr.me").count() == 1 and "newbie" in page.locator("tr.me").inner_text()
+    shot(page, "07-leaderboard")

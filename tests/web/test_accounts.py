@@ -1,0 +1,56 @@
+"""Accounts: sign-up with e-mail confirmation, social buttons only when configured, profile, settings."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from featurepedia.web.accounts.config import enabled_providers
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signup_sends_a_confirmation_and_confirming_works(client):
+    response = client.post(reverse("account_signup"), {"email": "sam@example.org", "password1": "a-long-pass-phrase"})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1 and "sam@example.org" in mail.outbox[0].to
+    link = next(w for w in mail.outbox[0].body.split() if "/accounts/confirm-email/" in w)
+    client.get(link[link.index("/accounts/"):], follow=True)
+    from allauth.account.models import EmailAddress
+    assert EmailAddress.objects.get(email="sam@example.org").verified
+
+
+def test_signup_errors_are_clear(client):
+    bad = client.post(reverse("account_signup"), {"email": "not-an-email", "password1": "x"})
+    html = bad.content.decode()
+    assert bad.status_code == 200 and "valid email" in html.lower()
+
+
+def test_social_buttons_hidden_without_credentials(client, monkeypatch):
+    assert enabled_providers() == []
+    html = client.get(reverse("account_login")).content.decode()
+    assert "GitHub" not in html and "Google" not in html and "Apple" not in html
+    monkeypatch.setenv("FEATUREPEDIA_GITHUB_CLIENT_ID", "id")
+    monkeypatch.setenv("FEATUREPEDIA_GITHUB_SECRET", "s")
+    assert enabled_providers() == ["github"]
+
+
+def test_profile_needs_sign_in_and_shows_points(client, make_user, world):
+    assert client.get(reverse("profile")).status_code == 302
+    client.force_login(make_user("erin"))
+    html = client.get(reverse("profile")).content.decode()
+    assert "erin" in html and "Points" in html and "50 of 50 left today" in html
+
+
+def test_settings_for_players_and_visitors(client, make_user):
+    client.post(reverse("settings"), {"advanced_mode": "on"})
+    assert client.session["prefs"]["advanced_mode"] is True
+    user = make_user("finn")
+    client.force_login(user)
+    bad = client.post(reverse("settings"), {"country": "Britain", "display_name": "Finn"})
+    assert bad.status_code == 400 and "two-letter country code" in bad.content.decode()
+    client.post(reverse("settings"), {"country": "gb", "region": "Kent", "display_name": "Finn",
+                                      "explicit_filter": "on", "blind_mode": "on"})
+    user.profile.refresh_from_db()
+    assert (user.profile.country, user.profile.region, user.profile.explicit_filter) == ("GB", "Kent", True)
