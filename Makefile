@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.featurepedia-installed
 
-.PHONY: install demo test lint typecheck pytest bench clean-data browser-deps
+.PHONY: install demo test lint typecheck pytest bench clean-data browser-deps docs
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,6 +40,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/dashboards.py
+
+docs: install
+	$(BIN)/python -c "from featurepedia.settings import settings_markdown as m; open('docs/settings.md','w').write(m())"
 
 clean-data:
 	rm -rf data

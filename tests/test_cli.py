@@ -33,10 +33,13 @@ def test_each_command_has_help(command, capsys):
 
 
 def test_settings_are_documented():
+    from featurepedia.settings import settings_markdown
+
     docs = (ROOT / "docs" / "settings.md").read_text()
     for name, _, text in settings_help():
         assert f"`{name}`" in docs, f"{name} is missing from docs/settings.md"
         assert text in docs
+    assert docs == settings_markdown(), "docs/settings.md is stale: run make docs"
 
 
 def test_production_refuses_the_placeholder_secret():

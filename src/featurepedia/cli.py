@@ -381,6 +381,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     written = explain_features(stored.features.all(), "token-list")
     if written:
         print(f"explained and scored {written} features with token-list")
+    from featurepedia.web.game.setup import ensure_default_campaign
+
+    ensure_default_campaign(model_id, source_id)
     if args.no_serve:
         return 0
     serve(args.host, args.port or settings.port)

@@ -46,6 +46,22 @@ class Settings:
     demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source.")
     torch_threads: int = _setting(0, "torch CPU threads; 0 lets torch choose (all cores).")
     redis_url: str = _setting("", "Redis URL for cache and rate limits in production, e.g. redis://127.0.0.1:6379/0.")
+    email_verification: str = _setting(
+        "", "mandatory, optional or none; empty: optional in embedded mode, mandatory in production.")
+    email_from: str = _setting("Featurepedia <noreply@localhost>", "Sender address of account e-mails.")
+    smtp_host: str = _setting("", "SMTP server for account e-mails; empty: e-mails are written to data/emails.")
+    smtp_port: int = _setting(587, "SMTP port.")
+    smtp_user: str = _setting("", "SMTP user name.")
+    smtp_password: str = _setting("", "SMTP password.", secret=True)
+    smtp_tls: bool = _setting(True, "Use STARTTLS with the SMTP server.")
+    github_client_id: str = _setting("", "GitHub OAuth app client id (with the secret, enables GitHub sign-in).")
+    github_secret: str = _setting("", "GitHub OAuth app secret.", secret=True)
+    google_client_id: str = _setting("", "Google OAuth client id (with the secret, enables Google sign-in).")
+    google_secret: str = _setting("", "Google OAuth client secret.", secret=True)
+    apple_client_id: str = _setting("", "Sign in with Apple service id (with key id, team id and key).")
+    apple_key_id: str = _setting("", "Sign in with Apple key id.")
+    apple_team_id: str = _setting("", "Apple developer team id.")
+    apple_private_key: str = _setting("", "Sign in with Apple private key (PEM text).", secret=True)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -65,6 +81,9 @@ class Settings:
         """Raise :class:`SettingsError` for values that cannot work."""
         if self.mode not in ("embedded", "production"):
             raise SettingsError(f"FEATUREPEDIA_MODE is {self.mode!r}; use 'embedded' or 'production'.")
+        if self.email_verification not in ("", "mandatory", "optional", "none"):
+            raise SettingsError(f"FEATUREPEDIA_EMAIL_VERIFICATION is {self.email_verification!r}; use mandatory, "
+                                "optional or none.")
         if self.mode == "production" and (not self.secret_key or self.secret_key == PLACEHOLDER_SECRET):
             raise SettingsError(
                 "FEATUREPEDIA_SECRET_KEY is the placeholder; production mode needs a real secret "
@@ -89,6 +108,8 @@ class Settings:
 
 def _convert(name: str, default: Any, raw: str) -> Any:
     if isinstance(default, bool):
+        if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {raw!r}; use true or false.")
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
         try:
@@ -104,9 +125,23 @@ def settings_help() -> list[tuple[str, str, str]]:
     """(environment variable, default, help) for every setting, for docs and `--help`."""
     rows = []
     for f in fields(Settings):
-        default = "(secret, no default)" if f.metadata["secret"] else str(f.default) or "(empty)"
+        if f.name == "secret_key":
+            default = "(secret; a placeholder in embedded mode only)"
+        elif f.metadata["secret"]:
+            default = "(secret, no default)"
+        else:
+            default = str(f.default) or "(empty)"
         rows.append((f"FEATUREPEDIA_{f.name.upper()}", default, f.metadata["help"]))
     return rows
+
+
+def settings_markdown() -> str:
+    """docs/settings.md, generated (``make docs``); a test checks the file is up to date."""
+    lines = ["# Settings", "", "Every setting is an environment variable; `featurepedia --help` prints the same list.",
+             "", "| Variable | Default | What it does |", "|---|---|---|"]
+    for name, default, text in settings_help():
+        lines.append(f"| `{name}` | `{default}` | {text} |")
+    return "\n".join(lines) + "\n"
 
 
 def get_settings() -> Settings:

@@ -42,3 +42,8 @@ def test_real_byte_level_tokenizer(tiny_llama):
     assert all("\ufffd" not in t.text for t in shown)
     # Removing the markers gives back the text, each split character once per piece.
     assert "".join(t.text for t in shown if not t.is_partial) != ""
+
+
+def test_control_characters_are_shown_as_pictures():
+    shown = display_from_bytes([b"a\x00", b"\x1b[0m", b"\r\n", b"\t", b"\x7f"])
+    assert [t.text for t in shown] == ["a\u2400", "\u241b[0m", "\u240d\n", "\t", "\u2421"]

@@ -31,9 +31,19 @@ def test_social_buttons_hidden_without_credentials(client, monkeypatch):
     assert enabled_providers() == []
     html = client.get(reverse("account_login")).content.decode()
     assert "GitHub" not in html and "Google" not in html and "Apple" not in html
+    from featurepedia.settings import reset_settings
+
     monkeypatch.setenv("FEATUREPEDIA_GITHUB_CLIENT_ID", "id")
     monkeypatch.setenv("FEATUREPEDIA_GITHUB_SECRET", "s")
-    assert enabled_providers() == ["github"]
+    reset_settings()
+    try:
+        assert enabled_providers() == ["github"]
+        monkeypatch.delenv("FEATUREPEDIA_GITHUB_SECRET")
+        reset_settings()
+        assert enabled_providers() == []
+    finally:
+        monkeypatch.undo()
+        reset_settings()
 
 
 def test_profile_needs_sign_in_and_shows_points(client, make_user, world):

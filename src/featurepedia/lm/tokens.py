@@ -84,8 +84,17 @@ def display_tokens(tokenizer: Any, ids: Sequence[int]) -> list[TokenText]:
     return display_from_bytes(token_bytes(tokenizer, ids))
 
 
+# Control characters other than newline and tab are shown as their Unicode "control pictures" (␀, ␛, ...):
+# invisible or terminal-breaking otherwise, and PostgreSQL's JSON type rejects NUL.
+_CONTROLS = {c: 0x2400 + c for c in range(0x20) if chr(c) not in "\n\t"} | {0x7F: 0x2421}
+
+
 def display_from_bytes(chunks: Sequence[bytes]) -> list[TokenText]:
     """Display strings for a sequence of byte strings (one per token)."""
+    return [TokenText(t.text.translate(_CONTROLS), t.note) for t in _display(chunks)]
+
+
+def _display(chunks: Sequence[bytes]) -> list[TokenText]:
     out: list[TokenText] = []
     i = 0
     while i < len(chunks):

@@ -76,9 +76,9 @@ def feature_records(feature: Feature) -> FeatureRecords:
                                   values=[v if v > threshold else 0.0 for v in e.values[start:]])
         if e.bin == "top":
             top.append((e.rank, record))
-        elif e.bin == "negative":
+        elif e.bin == "negative" and not record.is_activating:
             negative.append(record)
-        else:
+        else:  # a quantile example, or a "negative" one above the threshold (data from older builds)
             quantile.append(record)
     return FeatureRecords([r for _, r in sorted(top, key=lambda x: x[0])], quantile, negative)
 
