@@ -87,7 +87,8 @@ def bench_scorer(scorer: Any, suite: list[dict[str, Any]], candidates_per_featur
     rows = []
     for i, feature in enumerate(suite):
         others = [e for j, e in enumerate(explanations) if j != i][: candidates_per_feature - 1]
-        scorer.score("warm-up", feature["score"])  # fills per-feature caches, as a served feature would have
+        if not getattr(scorer, "uses_llm", False):
+            scorer.score("warm-up", feature["score"])  # fills per-feature caches, as a served feature would have
         values = []
         for text in [feature["explanation"], *others]:
             start = time.perf_counter()
@@ -100,7 +101,9 @@ def bench_scorer(scorer: Any, suite: list[dict[str, Any]], candidates_per_featur
         top1.append(1.0 / len(winners) if 0 in winners else 0.0)
         true_scores.append(values[0])
         distractor_scores.extend(values[1:])
-        rows.append((feature["name"], values[0], max(values[1:]) if values[1:] else float("nan"), top1[-1]))
+        rival = int(np.argmax(values[1:])) if values[1:] else -1
+        rival_name = suite[[j for j in range(len(suite)) if j != i][rival]]["name"] if rival >= 0 else "-"
+        rows.append((feature["name"], values[0], max(values[1:], default=float("nan")), top1[-1], rival_name))
     labels = [True] * len(true_scores) + [False] * len(distractor_scores)
     return {
         "top1": float(np.mean(top1)),
@@ -131,10 +134,10 @@ def real_neuron_suite(model: Any, n_neurons: int, n_contexts: int, layer: int = 
         a = acts[:, :, n]
         vals = torch.where(a > 0.1 * peak[n], a, torch.zeros_like(a))  # [n_ctx, RECORD_LEN]
         order = vals.amax(dim=1).argsort(descending=True).tolist()
-        make = lambda i: ActivationRecord(tokens[i], [round(float(v), 4) for v in vals[i]])  # noqa: E731
-        top = [make(i) for i in order[:20] if vals[i].max() > 0]
-        quantile = [make(i) for i in order[20:200:18] if vals[i].max() > 0]
-        non = [make(i) for i in order if vals[i].max() == 0][:20]
+        records = [ActivationRecord(tokens[i], [round(float(v), 4) for v in vals[i]]) for i in range(len(tokens))]
+        top = [records[i] for i in order[:20] if records[i].is_activating]
+        quantile = [records[i] for i in order[20:200:18] if records[i].is_activating]
+        non = [records[i] for i in order if not records[i].is_activating][:20]
         split = held_out_split(top, quantile, non, n_explain=10, n_score_top=10, n_score_quantile=10,
                                n_score_non_activating=20)
         suite.append({"name": f"L{layer}/N{n}", "explain": split.explain, "score": split.score})
@@ -148,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer features, candidates and real neurons")
     parser.add_argument("--features", type=int, default=len(PLANTED_FEATURES))
     parser.add_argument("--candidates", type=int, default=0, help="explanations per feature (0 = all)")
-    parser.add_argument("--llm-candidates", type=int, default=6,
+    parser.add_argument("--llm-candidates", type=int, default=4,
                         help="explanations per feature for LLM-judged scorers (they take seconds each)")
     parser.add_argument("--neurons", type=int, default=6, help="real layer-6 neurons for the agreement check")
     parser.add_argument("--contexts", type=int, default=1500, help="corpus contexts for the planted records")
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     if args.quick:
         args.features, args.neurons = min(args.features, 8), min(args.neurons, 4)
-        args.llm_candidates = min(args.llm_candidates, 4)
+        args.llm_candidates = min(args.llm_candidates, 3)
 
     model = load_model("smollm2-135m")
     suite = planted_suite(corpus_token_lists(model, args.contexts), args.features)
@@ -190,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         res["seconds"] = round(time.perf_counter() - start, 1)
         results[label] = res
-        print(f"\n{label}: per feature (true score, best distractor, top-1 credit)")
-        for name, t, d, c in res["per_feature"]:
-            print(f"  {name:<13} {t:6.3f} {d:6.3f} {c:4.2f}")
+        print(f"\n{label}: per feature (true score, best distractor, top-1 credit, best distractor's feature)")
+        for name, t, d, c, rival_name in res["per_feature"]:
+            print(f"  {name:<13} {t:6.3f} {d:6.3f} {c:4.2f}  {rival_name}")
 
     real = real_neuron_suite(model, args.neurons, 400 if args.quick else 800) if args.neurons else []
     agreement = real_agreement(real, scorers) if len(real) >= 2 and len(scorers) >= 2 else {}

@@ -377,13 +377,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         config = RunConfig(model=model_id, source=source_id, n_tokens=tokens, contexts=ContextSpec())
         info = build(config)
         print(f"built {info.source['n_features']} features in {info.elapsed_s:.0f} s")
+    from featurepedia.web.game.setup import ensure_default_campaign
+
+    ensure_default_campaign(model_id, source_id)
     stored = Source.objects.get(model__slug=model_id, slug=source_id)
     written = explain_features(stored.features.all(), "token-list")
     if written:
         print(f"explained and scored {written} features with token-list")
-    from featurepedia.web.game.setup import ensure_default_campaign
-
-    ensure_default_campaign(model_id, source_id)
     if args.no_serve:
         return 0
     serve(args.host, args.port or settings.port)
