@@ -1,0 +1,23 @@
+"""Errors of the autointerp layer; messages say what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class InterpError(Exception):
+    """Base class of every autointerp error."""
+
+
+class ExplanationError(InterpError, ValueError):
+    """An explanation text cannot be scored (empty or too long)."""
+
+
+class RecordError(InterpError, ValueError):
+    """Activation records are malformed or the wrong mix (e.g. no non-activating examples)."""
+
+
+class UnknownComponentError(InterpError, LookupError):
+    """No explainer or scorer is registered under a name."""
+
+
+class ScorerUnavailable(InterpError, RuntimeError):
+    """A model or endpoint an explainer or scorer needs cannot be reached (down, timed out, refused)."""
