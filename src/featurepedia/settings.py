@@ -46,6 +46,12 @@ class Settings:
     demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source.")
     torch_threads: int = _setting(0, "torch CPU threads; 0 lets torch choose (all cores).")
     redis_url: str = _setting("", "Redis URL for cache and rate limits in production, e.g. redis://127.0.0.1:6379/0.")
+    openai_base_url: str = _setting("https://api.openai.com/v1", "OpenAI-compatible endpoint for the openai "
+                                    "explainer and LLM scorers (OpenAI, vLLM, Ollama, llama.cpp server).")
+    openai_api_key: str = _setting("", "API key sent to that endpoint (empty for local servers).", secret=True)
+    openai_model: str = _setting("gpt-4o-mini", "Model name asked of that endpoint.")
+    openai_price_input: float = _setting(0.0, "USD per million prompt tokens, for cost records (0: unknown).")
+    openai_price_output: float = _setting(0.0, "USD per million completion tokens, for cost records.")
     email_verification: str = _setting(
         "", "mandatory, optional or none; empty: optional in embedded mode, mandatory in production.")
     email_from: str = _setting("Featurepedia <noreply@localhost>", "Sender address of account e-mails.")
@@ -116,6 +122,11 @@ def _convert(name: str, default: Any, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {raw!r}; it must be a whole number.") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {raw!r}; it must be a number, e.g. 0.15.") from None
     if isinstance(default, Path):
         return Path(raw).expanduser()
     return raw

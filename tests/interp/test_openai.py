@@ -90,10 +90,19 @@ def test_explainer_records_usage_and_cost(server, small_records):
 
 
 def test_env_defaults(monkeypatch, server):
+    from featurepedia.settings import reset_settings
+
     monkeypatch.setenv("FEATUREPEDIA_OPENAI_BASE_URL", server)
     monkeypatch.setenv("FEATUREPEDIA_OPENAI_MODEL", "env-model")
-    explainer = get_explainer("openai")
-    assert explainer.client.base_url == server and explainer.client.model == "env-model"
+    monkeypatch.setenv("FEATUREPEDIA_OPENAI_PRICE_INPUT", "0.15")
+    reset_settings()
+    try:
+        explainer = get_explainer("openai")
+        assert explainer.client.base_url == server and explainer.client.model == "env-model"
+        assert explainer.client.price_input == 0.15
+    finally:
+        monkeypatch.undo()
+        reset_settings()
 
 
 def test_detection_over_endpoint(server, small_records):

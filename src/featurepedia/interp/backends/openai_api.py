@@ -1,33 +1,25 @@
 """A client for any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server) over httpx.
 
-Options default to the environment: FEATUREPEDIA_OPENAI_BASE_URL (default https://api.openai.com/v1),
-FEATUREPEDIA_OPENAI_API_KEY, FEATUREPEDIA_OPENAI_MODEL (default gpt-4o-mini), and prices in USD per million
-tokens FEATUREPEDIA_OPENAI_PRICE_INPUT / FEATUREPEDIA_OPENAI_PRICE_OUTPUT (default 0: cost unknown).
+Options default to the settings (featurepedia.settings): FEATUREPEDIA_OPENAI_BASE_URL (default
+https://api.openai.com/v1), FEATUREPEDIA_OPENAI_API_KEY, FEATUREPEDIA_OPENAI_MODEL (default gpt-4o-mini), and
+prices in USD per million tokens FEATUREPEDIA_OPENAI_PRICE_INPUT / _PRICE_OUTPUT (default 0: cost unknown).
 Transient failures (connection errors, timeouts, 429, 5xx) are retried with exponential backoff; anything
 else, or running out of retries, raises ScorerUnavailable with what happened and what to check.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import httpx
 
 from featurepedia.interp.errors import ScorerUnavailable
+from featurepedia.settings import get_settings
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-
-
-def _env_float(name: str) -> float:
-    raw = os.environ.get(name, "")
-    try:
-        return float(raw) if raw else 0.0
-    except ValueError:
-        raise ValueError(f"{name} is {raw!r}; give a price in USD per million tokens, e.g. 0.15") from None
 
 
 class OpenAIChat:
@@ -43,12 +35,13 @@ class OpenAIChat:
             backoff: first retry delay in seconds; doubles each retry.
             price_input / price_output: USD per million prompt / completion tokens (for cost records).
         """
-        self.base_url = (base_url or os.environ.get("FEATUREPEDIA_OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.api_key = api_key if api_key is not None else os.environ.get("FEATUREPEDIA_OPENAI_API_KEY", "")
-        self.model = model or os.environ.get("FEATUREPEDIA_OPENAI_MODEL") or DEFAULT_MODEL
+        settings = get_settings()
+        self.base_url = (base_url or settings.openai_base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else settings.openai_api_key
+        self.model = model or settings.openai_model or DEFAULT_MODEL
         self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
-        self.price_input = _env_float("FEATUREPEDIA_OPENAI_PRICE_INPUT") if price_input is None else price_input
-        self.price_output = _env_float("FEATUREPEDIA_OPENAI_PRICE_OUTPUT") if price_output is None else price_output
+        self.price_input = settings.openai_price_input if price_input is None else price_input
+        self.price_output = settings.openai_price_output if price_output is None else price_output
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0, "cost_usd": 0.0}
 
     def reset_usage(self) -> dict[str, Any]:

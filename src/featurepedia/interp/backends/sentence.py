@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,9 @@ from featurepedia.interp.errors import ScorerUnavailable
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 _LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}
+# (model key, text) -> unit embedding (float16); 300k entries of 384 dims is ~230 MB at most.
+_TEXT_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+TEXT_CACHE_SIZE = 300_000
 
 
 def sentence_model(path: str | None = None) -> Any:
@@ -37,8 +41,29 @@ def sentence_model(path: str | None = None) -> Any:
 
 
 def embed(texts: Sequence[str], path: str | None = None, batch_size: int = 64) -> np.ndarray:
-    """Unit-length embeddings, [len(texts), d] float32."""
-    model = sentence_model(path)
-    out = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                       show_progress_bar=False)
-    return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+    """Unit-length embeddings, [len(texts), d] float32.
+
+    Each distinct text is encoded once per process (a bounded LRU cache): features share contexts, so their
+    example windows repeat a lot, and scoring a whole source costs about its distinct windows.
+    """
+    key = path or "default"
+    with _LOCK:
+        missing = list(dict.fromkeys(t for t in texts if (key, t) not in _TEXT_CACHE))
+    if missing:
+        model = sentence_model(path)
+        out = model.encode(missing, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=False)
+        vectors = np.asarray(out, dtype=np.float32).reshape(len(missing), -1)
+        with _LOCK:
+            for text, vector in zip(missing, vectors, strict=True):
+                _TEXT_CACHE[(key, text)] = vector.astype(np.float16)  # half the memory; cosines move < 1e-3
+            while len(_TEXT_CACHE) > TEXT_CACHE_SIZE:
+                _TEXT_CACHE.popitem(last=False)
+    with _LOCK:
+        rows = []
+        for t in texts:
+            _TEXT_CACHE.move_to_end((key, t))
+            rows.append(_TEXT_CACHE[(key, t)])
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack(rows).astype(np.float32)
