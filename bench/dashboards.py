@@ -54,7 +54,9 @@ def measure(model_id: str, source_id: str, tokens: int, batch_size: int) -> dict
                 source.encode(model.run_to(source.hook_name, ids))
         return time.perf_counter() - start
 
-    forward()  # warm-up on the same data (allocator, kernels)
+    with torch.inference_mode():  # warm-up (allocator, kernels) on a few batches
+        for ids in batches[:4]:
+            source.encode(model.run_to(source.hook_name, ids))
     rss_base = peak_rss_mb()
     f1 = forward()
     with tempfile.TemporaryDirectory() as tmp:

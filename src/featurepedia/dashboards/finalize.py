@@ -93,27 +93,30 @@ def _feature(collector: Collector, f: int, threshold: float, active: float, text
     min_act = float(collector.extremes.min[f])
     decimals = _decimals(max(abs(max_act), abs(min_act)))
     edges = collector.hist.edges(f)
-    examples: list[Example] = []
+    picks: list[tuple[int, str, int]] = []  # (context id, bin, rank) of each example, in display order
+    rows: list[np.ndarray] = []  # the matching per-token values, [T] each
     top = collector.top
     top_values = top.values[f].numpy()
-    order = top.scores[f].argsort(descending=True).tolist()
-    top_ids = {int(i) for i in top.context_ids[f].tolist() if i >= 0}
-    for rank, slot in enumerate(s for s in order if int(top.context_ids[f, s]) >= 0):
-        examples.append(_example(texts[int(top.context_ids[f, slot])], top_values[slot], decimals, "top", rank))
-    examples.extend(_quantile_examples(collector, f, threshold, top_ids, texts, decimals, config))
+    top_ctx = top.context_ids[f].tolist()
+    order = [s for s in top.scores[f].argsort(descending=True).tolist() if top_ctx[s] >= 0]
+    for rank, slot in enumerate(order):
+        picks.append((top_ctx[slot], "top", rank))
+        rows.append(top_values[slot])
+    _quantile_picks(collector, f, threshold, {top_ctx[s] for s in order}, config, picks, rows)
     negative = collector.negative
     neg_values = negative.values[f].float().numpy()
     for rank, (slot, ctx) in enumerate((s, c) for s, c in enumerate(negative.context_ids[f].tolist()) if c >= 0):
-        examples.append(_example(texts[ctx], neg_values[slot], decimals, "negative", rank))
+        picks.append((ctx, "negative", rank))
+        rows.append(neg_values[slot])
     return FeatureDashboard(
         index=f, max_act=round(max_act, decimals), min_act=round(min_act, decimals),
         density=active / n_tokens, hist_counts=collector.hist.counts[f].tolist(),
-        hist_lo=float(edges[0]), hist_hi=float(edges[-1]), examples=examples,
+        hist_lo=float(edges[0]), hist_hi=float(edges[-1]), examples=_examples(picks, rows, texts, decimals),
     )
 
 
-def _quantile_examples(collector: Collector, f: int, threshold: float, exclude: set[int], texts: dict,
-                       decimals: int, config: RunConfig) -> list[Example]:
+def _quantile_picks(collector: Collector, f: int, threshold: float, exclude: set[int], config: RunConfig,
+                    picks: list[tuple[int, str, int]], rows: list[np.ndarray]) -> None:
     """Reservoir contexts above the final threshold, sorted by max and cut into equal groups (q0 lowest)."""
     sample = collector.sample
     values = sample.values[f].float().numpy()  # [R, T]
@@ -121,26 +124,32 @@ def _quantile_examples(collector: Collector, f: int, threshold: float, exclude: 
     ids = sample.context_ids[f].tolist()
     keep = [s for s in range(sample.k) if ids[s] >= 0 and ids[s] not in exclude and maxes[s] > threshold]
     if not keep:
-        return []
+        return
     keep.sort(key=lambda s: (maxes[s], ids[s]))
     groups = np.array_split(np.array(keep), min(config.quantile_bins, len(keep)))
-    out = []
     for g, group in enumerate(groups):
         # Spread the chosen examples over the group rather than taking its first few.
         chosen = group[np.linspace(0, len(group) - 1, min(config.per_bin, len(group))).round().astype(int)]
         for rank, slot in enumerate(reversed(chosen.tolist())):
-            out.append(_example(texts[ids[slot]], values[slot], decimals, f"q{g}", rank))
+            picks.append((ids[slot], f"q{g}", rank))
+            rows.append(values[slot])
+
+
+def _examples(picks: list[tuple[int, str, int]], rows: list[np.ndarray], texts: dict,
+              decimals: int) -> list[Example]:
+    """Examples for one feature, rounding all their values in one go."""
+    if not rows:
+        return []
+    matrix = np.round(np.stack(rows).astype(np.float64), decimals)  # [n, T]
+    peaks = matrix.argmax(axis=1).tolist()
+    values = matrix.tolist()
+    out = []
+    for (ctx, bin_, rank), vals, peak in zip(picks, values, peaks, strict=True):
+        ids, tokens, notes = texts[ctx]
+        # Token lists and notes are shared by every example of the same context (they are never mutated).
+        out.append(Example(token_ids=ids, tokens=tokens, notes=notes, values=vals, max_value=vals[peak],
+                           max_index=peak, bin=bin_, rank=rank, context=ctx))
     return out
-
-
-def _example(text: tuple[list[int], list[str], dict[int, str]], values: np.ndarray, decimals: int, bin_: str,
-             rank: int) -> Example:
-    ids, tokens, notes = text
-    vals = np.round(values.astype(np.float64), decimals)
-    max_index = int(vals.argmax())
-    # Token lists and notes are shared by every example of the same context (they are never mutated).
-    return Example(token_ids=ids, tokens=tokens, notes=notes, values=vals.tolist(),
-                   max_value=float(vals[max_index]), max_index=max_index, bin=bin_, rank=rank)
 
 
 def _logit_list(model: LanguageModel, values: torch.Tensor, ids: torch.Tensor) -> list[tuple[str, float]]:

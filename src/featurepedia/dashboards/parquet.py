@@ -1,6 +1,8 @@
-"""The Parquet bundle: a folder with ``features.parquet``, ``examples.parquet`` and ``run.json``.
+"""The Parquet bundle: ``features.parquet``, ``examples.parquet``, ``contexts.parquet`` and ``run.json``.
 
-It is both a sink for a dashboards run and the export/import format of a source's data.
+It is both a sink for a dashboards run and the export/import format of a source's data. Each context's
+tokens are stored once in ``contexts.parquet``; an example holds its context id and per-token values
+(features share contexts, so this is several times smaller and faster than tokens per example).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from featurepedia.dashboards.results import Example, FeatureDashboard, RunInfo
 
 FEATURES = "features.parquet"
 EXAMPLES = "examples.parquet"
+CONTEXTS = "contexts.parquet"
 RUN = "run.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 FEATURE_SCHEMA = pa.schema([
     ("index", pa.int64()), ("max_act", pa.float64()), ("min_act", pa.float64()), ("density", pa.float64()),
@@ -28,9 +31,12 @@ FEATURE_SCHEMA = pa.schema([
     ("neighbour_indices", pa.list_(pa.int64())), ("neighbour_cosines", pa.list_(pa.float64())),
 ])
 EXAMPLE_SCHEMA = pa.schema([
-    ("feature", pa.int64()), ("bin", pa.string()), ("rank", pa.int64()),
-    ("token_ids", pa.list_(pa.int64())), ("tokens", pa.list_(pa.string())), ("notes", pa.string()),
+    ("feature", pa.int64()), ("bin", pa.string()), ("rank", pa.int64()), ("context", pa.int64()),
     ("values", pa.list_(pa.float64())), ("max_value", pa.float64()), ("max_index", pa.int64()),
+])
+CONTEXT_SCHEMA = pa.schema([
+    ("context", pa.int64()), ("token_ids", pa.list_(pa.int64())), ("tokens", pa.list_(pa.string())),
+    ("notes", pa.string()),
 ])
 
 
@@ -45,19 +51,38 @@ class ParquetSink:
         self.folder = Path(folder)
         self._features: pq.ParquetWriter | None = None
         self._examples: pq.ParquetWriter | None = None
+        self._contexts: pq.ParquetWriter | None = None
+        self._written: dict[tuple[int, ...], int] = {}  # token ids -> context id, for contexts written
 
     def begin(self, run: RunInfo) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._features = pq.ParquetWriter(self.folder / FEATURES, FEATURE_SCHEMA)
         self._examples = pq.ParquetWriter(self.folder / EXAMPLES, EXAMPLE_SCHEMA)
+        self._contexts = pq.ParquetWriter(self.folder / CONTEXTS, CONTEXT_SCHEMA)
 
     def write_features(self, features: list[FeatureDashboard]) -> None:
-        assert self._features is not None and self._examples is not None, "begin() first"
+        assert self._features and self._examples and self._contexts, "begin() first"
         self._features.write_table(pa.Table.from_pylist([_feature_row(f) for f in features], FEATURE_SCHEMA))
-        self._examples.write_table(_examples_table(features))
+        new_contexts = []
+        ids = []
+        for f in features:
+            for e in f.examples:
+                key = tuple(e.token_ids) if e.context < 0 else (e.context,)
+                if key not in self._written:
+                    # Contexts without a stream index (e.g. exported from a database) get one here.
+                    self._written[key] = e.context if e.context >= 0 else -1 - len(self._written)
+                    new_contexts.append((self._written[key], e))
+                ids.append(self._written[key])
+        if new_contexts:
+            self._contexts.write_table(pa.table({
+                "context": [c for c, _ in new_contexts], "token_ids": [e.token_ids for _, e in new_contexts],
+                "tokens": [e.tokens for _, e in new_contexts],
+                "notes": [json.dumps({str(k): v for k, v in e.notes.items()}) if e.notes else "{}"
+                          for _, e in new_contexts]}, schema=CONTEXT_SCHEMA))
+        self._examples.write_table(_examples_table(features, ids))
 
     def finish(self, run: RunInfo) -> None:
-        for writer in (self._features, self._examples):
+        for writer in (self._features, self._examples, self._contexts):
             if writer is not None:
                 writer.close()
         (self.folder / RUN).write_text(json.dumps({"format": FORMAT_VERSION, **run.to_dict()}, indent=2,
@@ -75,15 +100,13 @@ def _feature_row(f: FeatureDashboard) -> dict[str, Any]:
     }
 
 
-def _examples_table(features: list[FeatureDashboard]) -> pa.Table:
+def _examples_table(features: list[FeatureDashboard], context_ids: list[int]) -> pa.Table:
     """Column by column: much faster than a list of row dicts for ~100 examples per feature."""
     pairs = [(f.index, e) for f in features for e in f.examples]
     columns = {
         "feature": [i for i, _ in pairs], "bin": [e.bin for _, e in pairs], "rank": [e.rank for _, e in pairs],
-        "token_ids": [e.token_ids for _, e in pairs], "tokens": [e.tokens for _, e in pairs],
-        "notes": [json.dumps({str(k): v for k, v in e.notes.items()}) if e.notes else "{}" for _, e in pairs],
-        "values": [e.values for _, e in pairs], "max_value": [e.max_value for _, e in pairs],
-        "max_index": [e.max_index for _, e in pairs],
+        "context": context_ids, "values": [e.values for _, e in pairs],
+        "max_value": [e.max_value for _, e in pairs], "max_index": [e.max_index for _, e in pairs],
     }
     return pa.table({name: pa.array(columns[name], type=EXAMPLE_SCHEMA.field(name).type)
                      for name in EXAMPLE_SCHEMA.names}, schema=EXAMPLE_SCHEMA)
@@ -106,20 +129,27 @@ def read_features(folder: Path, chunk: int = 256) -> Iterator[list[FeatureDashbo
     Examples are read one feature-range at a time with a filter, so memory stays bounded.
     """
     folder = Path(folder)
-    for name in (FEATURES, EXAMPLES):
+    for name in (FEATURES, EXAMPLES, CONTEXTS):
         if not (folder / name).is_file():
-            raise BundleError(f"{folder} has no {name}")
+            raise BundleError(f"{folder} has no {name} (a bundle of format {FORMAT_VERSION} has {FEATURES}, "
+                              f"{EXAMPLES}, {CONTEXTS} and {RUN})")
     features_file = pq.ParquetFile(folder / FEATURES)
     for batch in features_file.iter_batches(batch_size=chunk):
         rows = batch.to_pylist()
         lo, hi = rows[0]["index"], rows[-1]["index"]
         table = pq.read_table(folder / EXAMPLES, filters=[("feature", ">=", lo), ("feature", "<=", hi)])
+        examples = table.to_pylist()
+        wanted = sorted({r["context"] for r in examples})
+        contexts = {c["context"]: c for c in pq.read_table(
+            folder / CONTEXTS, filters=[("context", "in", wanted)]).to_pylist()} if wanted else {}
         by_feature: dict[int, list[Example]] = {}
-        for r in table.to_pylist():
-            notes = {int(k): v for k, v in json.loads(r["notes"] or "{}").items()}
+        for r in examples:
+            c = contexts[r["context"]]
+            notes = {int(k): v for k, v in json.loads(c["notes"] or "{}").items()}
             by_feature.setdefault(r["feature"], []).append(Example(
-                token_ids=r["token_ids"], tokens=r["tokens"], notes=notes, values=r["values"],
-                max_value=r["max_value"], max_index=r["max_index"], bin=r["bin"], rank=r["rank"]))
+                token_ids=c["token_ids"], tokens=c["tokens"], notes=notes, values=r["values"],
+                max_value=r["max_value"], max_index=r["max_index"], bin=r["bin"], rank=r["rank"],
+                context=r["context"] if r["context"] >= 0 else -1))
         yield [_feature_from_row(r, by_feature.get(r["index"], [])) for r in rows]
 
 

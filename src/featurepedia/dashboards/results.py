@@ -18,6 +18,7 @@ class Example:
         max_value / max_index: the largest activation and where it is.
         bin: "top", "q0".."q9" (activation-quantile groups, q9 highest) or "negative" (not activating).
         rank: order within the bin (0 = first shown).
+        context: the context's index in the run's deterministic stream (-1 when unknown).
     """
 
     token_ids: list[int]
@@ -28,6 +29,7 @@ class Example:
     max_index: int
     bin: str
     rank: int
+    context: int = -1
 
 
 @dataclass
