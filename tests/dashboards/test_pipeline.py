@@ -161,3 +161,15 @@ def test_sae_source_dashboards(tiny_llama, tmp_path):
         assert features[f].max_act == pytest.approx(float(acts[:, :, f].max()), rel=1e-4, abs=1e-6)
         assert all(e.max_value <= 0 for e in features[f].examples if e.bin == "negative")
     assert read_run(tmp_path / "b").density_threshold == "activation > 0"
+
+
+def test_finishing_does_not_read_the_corpus_again(tiny_llama, tmp_path, monkeypatch):
+    """The collector keeps the tokens of the contexts it holds (so a streamed HF corpus is read once)."""
+    import featurepedia.dashboards.finalize as finalize
+
+    def no_second_read(*args, **kwargs):
+        raise AssertionError("the corpus was read a second time")
+
+    monkeypatch.setattr(finalize, "iter_contexts", no_second_read)
+    features = _run(tiny_llama, tmp_path, "k")
+    assert len(features) == tiny_llama.d_mlp and all(f.examples for f in features)

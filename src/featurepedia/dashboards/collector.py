@@ -30,6 +30,9 @@ class Collector:
         self.extremes = Extremes(n_features)
         self.contexts_done = 0
         self.batches_done = 0
+        # Token ids of the contexts some accumulator still holds (bounded by F x slots, pruned as they go),
+        # so finishing never has to read the corpus again.
+        self.kept: dict[int, list[int]] = {}
 
     def threshold(self) -> Tensor:
         """Current activity threshold per feature: [F]."""
@@ -37,12 +40,13 @@ class Collector:
             return torch.zeros_like(self.extremes.max)
         return (self.config.active_fraction * self.extremes.max).clamp(min=0)
 
-    def update(self, acts: Tensor, skip_first: bool) -> None:
+    def update(self, acts: Tensor, skip_first: bool, token_ids: Tensor | None = None) -> None:
         """Add one batch.
 
         Args:
             acts: [batch, T, F] feature activations; changed in place (the BOS position is zeroed).
             skip_first: the first position is a BOS token: it is stored as 0 and never counted.
+            token_ids: [batch, T] the batch's tokens, kept for the contexts the accumulators keep.
         """
         if acts.dtype != torch.float32:
             acts = acts.float()
@@ -67,15 +71,29 @@ class Collector:
         active = ctx_max > self.threshold()
         self.sample.update(torch.where(active, keys, NEG_INF), acts, self.contexts_done, by_feature)
         self.negative.update(torch.where(active, NEG_INF, keys), acts, self.contexts_done, by_feature)
+        if token_ids is not None:
+            self._keep_tokens(token_ids)
         self.contexts_done += acts.shape[0]
         self.batches_done += 1
+
+    def _held(self) -> Tensor:
+        return torch.cat([acc.context_ids.flatten() for acc in (self.top, self.sample, self.negative)]).unique()
+
+    def _keep_tokens(self, token_ids: Tensor) -> None:
+        held = self._held()
+        first = self.contexts_done
+        for ctx in held[(held >= first) & (held < first + token_ids.shape[0])].tolist():
+            self.kept[ctx] = token_ids[ctx - first].tolist()
+        if self.batches_done % 16 == 15:
+            live = set(held.tolist())
+            self.kept = {c: ids for c, ids in self.kept.items() if c in live}
 
     def state_dict(self) -> dict[str, object]:
         return {
             "top": self.top.state_dict(), "sample": self.sample.state_dict(),
             "negative": self.negative.state_dict(), "hist": self.hist.state_dict(),
             "extremes": self.extremes.state_dict(), "contexts_done": self.contexts_done,
-            "batches_done": self.batches_done,
+            "batches_done": self.batches_done, "kept": self.kept,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -86,3 +104,4 @@ class Collector:
         self.extremes.load_state_dict(state["extremes"])
         self.contexts_done = int(state["contexts_done"])
         self.batches_done = int(state["batches_done"])
+        self.kept = dict(state.get("kept", {}))

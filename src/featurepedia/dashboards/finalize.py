@@ -46,11 +46,21 @@ def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, co
 
 def _context_texts(model: LanguageModel, config: RunConfig, collector: Collector
                    ) -> dict[int, tuple[list[int], list[str], dict[int, str]]]:
-    """Token ids and display strings of every context some feature keeps (re-read from the stream)."""
+    """Token ids and display strings of every context some feature keeps.
+
+    The collector keeps their tokens as it goes; only a checkpoint from an older version lacks them, and
+    then the deterministic stream is read again.
+    """
     needed: set[int] = set()
     for acc in (collector.top, collector.sample, collector.negative):
         needed.update(int(i) for i in acc.context_ids.unique().tolist() if i >= 0)
     found: dict[int, tuple[list[int], list[str], dict[int, str]]] = {}
+    if needed <= collector.kept.keys():
+        for index in sorted(needed):
+            ids = collector.kept[index]
+            shown = model.display(ids)
+            found[index] = (ids, [t.text for t in shown], {i: t.note for i, t in enumerate(shown) if t.note})
+        return found
     last = max(needed, default=-1)
     for index, ids in enumerate(iter_contexts(model.tokenizer, config.contexts, config.n_contexts)):
         if index > last:

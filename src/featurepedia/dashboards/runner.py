@@ -78,7 +78,7 @@ def run_dashboards(
     with torch.inference_mode():
         for ids in context_batches(contexts, config.batch_size):
             hidden = model.run_to(hook, ids)  # [batch, T, d_in]
-            collector.update(source.encode(hidden), skip_first=prepend)
+            collector.update(source.encode(hidden), skip_first=prepend, token_ids=ids)
             bar.update(ids.numel())
             new_batches += 1
             if on_batch is not None:
