@@ -313,23 +313,32 @@ def explain_features(features, explainer: str, force: bool = False, score: bool 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     source, features = _stored_features(args)
+    from featurepedia.web.explanations.scoring import DEFAULT_SCORER
+
+    scorer = args.scorer or DEFAULT_SCORER
+    done, failed = score_pending(features, scorer, force=args.force, progress=not args.quiet)
+    print(f"scored {done} explanations of {source} with {scorer}" +
+          (f"; {failed} failed (see their error; run again to retry)" if failed else ""))
+    return 1 if failed else 0
+
+
+def score_pending(features, scorer: str | None = None, force: bool = False,  # type: ignore[no-untyped-def]
+                  progress: bool = False) -> tuple[int, int]:
+    """Score live explanations of ``features`` without an OK score (all with force); (scored, failed)."""
     from tqdm.auto import tqdm
 
     from featurepedia.web.explanations.models import Explanation, ExplanationScore
     from featurepedia.web.explanations.scoring import DEFAULT_SCORER, score_explanation
 
-    scorer = args.scorer or DEFAULT_SCORER
+    scorer = scorer or DEFAULT_SCORER
     explanations = Explanation.objects.filter(feature__in=features, status=Explanation.Status.LIVE)
-    if not args.force:
+    if not force:
         explanations = explanations.exclude(scores__scorer=scorer, scores__status=ExplanationScore.Status.OK)
     todo = list(explanations.select_related("feature__source").order_by("feature__index", "pk"))
     failed = 0
-    for explanation in tqdm(todo, desc=f"score ({scorer})", unit="explanation", disable=args.quiet):
-        row = score_explanation(explanation, scorer)
-        failed += row.status == ExplanationScore.Status.FAILED
-    print(f"scored {len(todo) - failed} explanations of {source} with {scorer}" +
-          (f"; {failed} failed (see their error; run again to retry)" if failed else ""))
-    return 1 if failed else 0
+    for explanation in tqdm(todo, desc=f"score ({scorer})", unit="explanation", disable=not progress):
+        failed += score_explanation(explanation, scorer).status == ExplanationScore.Status.FAILED
+    return len(todo) - failed, failed
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -384,6 +393,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     written = explain_features(stored.features.all(), "token-list")
     if written:
         print(f"explained and scored {written} features with token-list")
+    rescored, _ = score_pending(stored.features.all())
+    if rescored:
+        print(f"scored {rescored} explanations left unscored by an earlier run")
     if args.no_serve:
         return 0
     serve(args.host, args.port or settings.port)

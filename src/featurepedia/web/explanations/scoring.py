@@ -111,7 +111,13 @@ def score_explanation(explanation: Explanation, scorer_name: str | None = None) 
     row, _ = ExplanationScore.objects.get_or_create(explanation=explanation, scorer=name)
     try:
         scorer = get_scorer(name)
-        result = scorer.score(explanation.text, feature_records(explanation.feature).split().score)
+        records = feature_records(explanation.feature)
+        if records.top and not records.non_activating:
+            density = explanation.feature.density
+            raise RecordError(f"feature {explanation.feature.index} is active in every sampled context "
+                              f"(density {density:.1%}), so there is no non-activating text to score against; "
+                              "rebuild the source with more tokens to find some")
+        result = scorer.score(explanation.text, records.split().score)
     except InterpError as err:
         row.status, row.error, row.value = ExplanationScore.Status.FAILED, str(err), None
         row.save()
