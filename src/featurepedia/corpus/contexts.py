@@ -81,12 +81,15 @@ def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = No
             stream.extend(ids)
             if eos is not None:
                 stream.append(eos)
-        while len(stream) >= body:
-            piece, stream = stream[:body], stream[body:]
+        start = 0
+        while len(stream) - start >= body:
+            piece = stream[start:start + body]
+            start += body
             yield ([bos] if bos is not None else []) + piece
             made += 1
             if n_contexts is not None and made >= n_contexts:
                 return
+        del stream[:start]  # one shift per batch of documents, not one per context
     if not seen_text:
         raise CorpusError(f"corpus {spec.corpus!r} holds no text")
 

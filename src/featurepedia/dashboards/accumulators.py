@@ -8,13 +8,11 @@ checkpointed and resumed exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 NEG_INF = float("-inf")
-MANY_CHANGES = 2048  # above this many changed slots in a batch, transposing the batch once is cheaper
 
 
 class TopContexts:
@@ -30,17 +28,13 @@ class TopContexts:
         self.context_ids = torch.full((n_features, k), -1, dtype=torch.long)  # [F, k] global context index
         self.values = torch.zeros((n_features, k, ctx_len), dtype=dtype)  # [F, k, T]
 
-    def update(self, scores: Tensor, acts: Tensor, first_context: int,
-               by_feature: Callable[[], Tensor] | None = None) -> None:
+    def update(self, scores: Tensor, acts: Tensor, first_context: int) -> None:
         """Merge a batch in, writing only the slots that change (slots are not kept sorted).
 
         Args:
             scores: [batch, F] score of each context for each feature (-inf = never keep).
             acts: [batch, T, F] per-token activations of the batch.
             first_context: global index of the batch's first context.
-            by_feature: gives ``acts`` as a contiguous [F, batch, T] tensor (shared between accumulators);
-                used when many slots change, since reading a context's values from [batch, T, F] strides
-                through memory.
         """
         cand = scores.T  # [F, batch]
         if not (cand > self.scores.amin(dim=1, keepdim=True)).any():
@@ -63,11 +57,8 @@ class TopContexts:
         feature, slot, batch_index, score = feature[real], slot[real], batch_index[real], score[real]
         self.scores[feature, slot] = score
         self.context_ids[feature, slot] = first_context + batch_index
-        if by_feature is not None and feature.numel() > MANY_CHANGES:
-            new_values = by_feature()[feature, batch_index]  # [n, T], contiguous rows
-        else:
-            new_values = acts[batch_index, :, feature]  # [n, T]
-        self.values[feature, slot] = new_values.to(self.values.dtype)
+        # A strided gather: measured faster than transposing the batch first, even for 100k changed slots.
+        self.values[feature, slot] = acts[batch_index, :, feature].to(self.values.dtype)  # [n, T]
 
     def state_dict(self) -> dict[str, Tensor]:
         return {"scores": self.scores, "context_ids": self.context_ids, "values": self.values}

@@ -58,19 +58,12 @@ class Collector:
         self.extremes.update(values)
         self.hist.update(values)
         ctx_max = values.view(body.shape).amax(dim=1)  # [batch, F]
-        transposed: list[Tensor] = []
-
-        def by_feature() -> Tensor:
-            if not transposed:
-                transposed.append(acts.permute(2, 0, 1).contiguous())  # [F, batch, T]
-            return transposed[0]
-
-        self.top.update(ctx_max, acts, self.contexts_done, by_feature)
+        self.top.update(ctx_max, acts, self.contexts_done)
         gen = torch.Generator().manual_seed(self.config.contexts.seed * 1_000_003 + self.batches_done)
         keys = torch.rand(ctx_max.shape, generator=gen)  # [batch, F]
         active = ctx_max > self.threshold()
-        self.sample.update(torch.where(active, keys, NEG_INF), acts, self.contexts_done, by_feature)
-        self.negative.update(torch.where(active, NEG_INF, keys), acts, self.contexts_done, by_feature)
+        self.sample.update(torch.where(active, keys, NEG_INF), acts, self.contexts_done)
+        self.negative.update(torch.where(active, NEG_INF, keys), acts, self.contexts_done)
         if token_ids is not None:
             self._keep_tokens(token_ids)
         self.contexts_done += acts.shape[0]
@@ -80,12 +73,13 @@ class Collector:
         return torch.cat([acc.context_ids.flatten() for acc in (self.top, self.sample, self.negative)]).unique()
 
     def _keep_tokens(self, token_ids: Tensor) -> None:
-        held = self._held()
-        first = self.contexts_done
-        for ctx in held[(held >= first) & (held < first + token_ids.shape[0])].tolist():
+        first = self.contexts_done  # contexts of this batch have ids >= first (none later exist yet)
+        accs = (self.top, self.sample, self.negative)
+        new = torch.cat([acc.context_ids[acc.context_ids >= first] for acc in accs]).unique()
+        for ctx in new.tolist():
             self.kept[ctx] = token_ids[ctx - first].tolist()
         if self.batches_done % 16 == 15:
-            live = set(held.tolist())
+            live = set(self._held().tolist())
             self.kept = {c: ids for c, ids in self.kept.items() if c in live}
 
     def state_dict(self) -> dict[str, object]:
