@@ -88,6 +88,7 @@ def test_pages_show_real_data_and_escape_corpus_text(client, tiny_llama, corpus,
     assert feature.status_code == 200
     example = Feature.objects.get(source__slug="1-mlp", index=5).examples.filter(bin="top").first()
     assert "Top activations" in html and "<svg" in html and 'rel="next"' in html
+    assert "&lt;|bos|&gt;" not in html  # the BOS position is never shown
     assert any(tok.strip() and tok.strip() in html for tok in example.tokens if "<" not in tok and "&" not in tok)
     assert "<script>alert" not in html and "&lt;script&gt;" in html.replace("&amp;lt;", "&lt;") or \
         "script" not in "".join(example.tokens)

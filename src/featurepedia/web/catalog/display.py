@@ -40,7 +40,13 @@ def render_tokens(tokens: Sequence[str], values: Sequence[float], notes: dict, s
     return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', spans)
 
 
-def example_groups(examples: Sequence[ActivationExample], max_act: float) -> list[Group]:
+def render_example(e: ActivationExample, scale: float, start: int = 0) -> SafeString:
+    """An example from token ``start`` on (1 skips the BOS token), notes re-indexed to match."""
+    notes = {str(int(k) - start): v for k, v in e.notes.items() if int(k) >= start}
+    return render_tokens(e.tokens[start:], e.values[start:], notes, scale)
+
+
+def example_groups(examples: Sequence[ActivationExample], max_act: float, start: int = 0) -> list[Group]:
     """Examples grouped for display: top first, then quantile groups from high to low, then negatives."""
     by_bin: dict[str, list[ActivationExample]] = {}
     for e in examples:
@@ -57,7 +63,7 @@ def example_groups(examples: Sequence[ActivationExample], max_act: float) -> lis
             lo = min(e.max_value for e in items)
             hi = max(e.max_value for e in items)
             title = f"Quantile group {int(key[1:]) + 1} of {n_q} (max {lo:.3g}–{hi:.3g})"
-        rendered = [render_tokens(e.tokens, e.values, e.notes, max_act) for e in items]
+        rendered = [render_example(e, max_act, start) for e in items]
         groups.append(Group(key, title, rendered))
     return groups
 

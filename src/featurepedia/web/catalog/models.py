@@ -49,6 +49,12 @@ class Source(models.Model):
     def __str__(self) -> str:
         return f"{self.model.slug}/{self.slug}"
 
+    @property
+    def first_shown(self) -> int:
+        """Position of the first token worth showing: 1 when contexts start with a BOS token (an attention
+        sink, never counted and meaningless to a reader), else 0."""
+        return 1 if self.config.get("config", {}).get("contexts", {}).get("prepend_bos", True) else 0
+
 
 class Feature(models.Model):
     """One feature (neuron or SAE latent) with its corpus statistics and weight-based effects."""

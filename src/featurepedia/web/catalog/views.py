@@ -78,7 +78,7 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
     neighbours = [{"index": int(i), "cosine": c} for i, c in feature.neighbours]
     return render(request, "catalog/feature.html", {
         "feature": feature, "src": src,
-        "groups": example_groups(examples, feature.max_act),
+        "groups": example_groups(examples, feature.max_act, src.first_shown),
         "histogram": histogram_svg(feature.hist_counts, feature.hist_lo, feature.hist_hi, feature.max_act),
         "neighbours": neighbours,
         "prev_index": index - 1 if index > 0 else None,

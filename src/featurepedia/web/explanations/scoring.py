@@ -65,8 +65,7 @@ def activity_threshold(feature: Feature) -> float:
 def feature_records(feature: Feature) -> FeatureRecords:
     """Records for explaining and scoring, from the stored examples (the BOS position is left out)."""
     threshold = activity_threshold(feature)
-    prepend_bos = bool(feature.source.config.get("config", {}).get("contexts", {}).get("prepend_bos", True))
-    start = 1 if prepend_bos else 0
+    start = feature.source.first_shown
     top: list[tuple[int, ActivationRecord]] = []
     quantile: list[ActivationRecord] = []
     negative: list[ActivationRecord] = []

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.utils.safestring import SafeString
 
-from featurepedia.web.catalog.display import render_tokens
+from featurepedia.web.catalog.display import render_example
 from featurepedia.web.catalog.models import Feature
 from featurepedia.web.game.explicit import tokens_explicit
 
@@ -34,11 +34,7 @@ def clues_for(feature: Feature, hide_explicit: bool) -> Clues:
     middle = quantile_bins[len(quantile_bins) // 2] if quantile_bins else None
     weaker = [e for e in examples if e.bin == middle][:WEAKER_CLUES]
 
-    # The BOS token every context starts with says nothing to a player: leave it out.
-    start = 1 if feature.source.config.get("config", {}).get("contexts", {}).get("prepend_bos", True) else 0
+    start = feature.source.first_shown
 
-    def render(e):  # type: ignore[no-untyped-def]
-        notes = {str(int(k) - start): v for k, v in e.notes.items() if int(k) >= start}
-        return render_tokens(e.tokens[start:], e.values[start:], notes, feature.max_act)
-
-    return Clues([render(e) for e in top], [render(e) for e in weaker], hidden)
+    return Clues([render_example(e, feature.max_act, start) for e in top],
+                 [render_example(e, feature.max_act, start) for e in weaker], hidden)
