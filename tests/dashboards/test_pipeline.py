@@ -129,6 +129,22 @@ def test_resume_after_interruption_gives_identical_results(built, tiny_llama, tm
     assert json.loads((tmp_path / "run-c" / "config.json").read_text())["n_tokens"] == N_TOKENS
 
 
+def test_an_error_in_the_overlapped_collector_stops_the_run(tiny_llama, tmp_path, monkeypatch):
+    from featurepedia.dashboards.collector import Collector
+
+    real_update = Collector.update
+
+    def failing(self, acts, skip_first, token_ids=None):
+        if self.batches_done == 2:
+            raise RuntimeError("accumulator broke on batch 2")
+        real_update(self, acts, skip_first, token_ids)
+
+    monkeypatch.setattr(Collector, "update", failing)
+    with pytest.raises(RuntimeError, match="batch 2"):
+        _run(tiny_llama, tmp_path, "e")
+    assert not (tmp_path / "e" / "run.json").exists()  # nothing half-written passes for a finished bundle
+
+
 def test_a_changed_config_does_not_resume_a_stale_checkpoint(tiny_llama, tmp_path):
     with pytest.raises(Interrupted):
         _run(tiny_llama, tmp_path, "d", _config(), stop_after_batches=2)

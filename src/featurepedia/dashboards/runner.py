@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -75,18 +76,21 @@ def run_dashboards(
         next(contexts, None)
     last_save = time.monotonic()
     new_batches = 0
-    with torch.inference_mode():
+    with torch.inference_mode(), _Overlap(collector, skip_first=prepend) as overlap:
         for ids in context_batches(contexts, config.batch_size):
-            hidden = model.run_to(hook, ids)  # [batch, T, d_in]
-            collector.update(source.encode(hidden), skip_first=prepend, token_ids=ids)
+            # The collector takes this batch on a worker thread while the next forward pass runs.
+            overlap.submit(source.encode(model.run_to(hook, ids)), ids)
             bar.update(ids.numel())
             new_batches += 1
             if on_batch is not None:
+                overlap.wait()
                 on_batch(collector.batches_done)
             if time.monotonic() - last_save > config.checkpoint_seconds:
+                overlap.wait()
                 _save(collector, config, run_dir)
                 last_save = time.monotonic()
             if stop_after_batches is not None and new_batches >= stop_after_batches:
+                overlap.wait()
                 _save(collector, config, run_dir)
                 bar.close()
                 raise Interrupted(f"stopped after {new_batches} batches")
@@ -104,6 +108,47 @@ def run_dashboards(
     sink.finish(info)
     (run_dir / "run.json").write_text(json.dumps(info.to_dict(), indent=2, default=str))
     return info
+
+
+class _Overlap:
+    """Feeds batches to the Collector on one worker thread, one batch behind the forward pass.
+
+    The forward pass leaves a core idle much of the time (Python dispatch, small ops, attention); the
+    accumulators' tensor work releases the GIL and fills those gaps. Batches are taken strictly in order
+    and at most one is pending, so results and memory are the same as a plain loop; an error in the
+    worker is raised in the caller at the next ``submit``/``wait``.
+    """
+
+    def __init__(self, collector: Collector, skip_first: bool) -> None:
+        self.collector = collector
+        self.skip_first = skip_first
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector")
+        self.pending: Future[None] | None = None
+
+    def _update(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
+        with torch.inference_mode():  # grad mode is per thread
+            self.collector.update(acts, skip_first=self.skip_first, token_ids=ids)
+
+    def submit(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self._update, acts, ids)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def __enter__(self) -> _Overlap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.wait()
+            elif self.pending is not None:
+                self.pending.cancel()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def _run_info(model: LanguageModel, source: Source, config: RunConfig, collector: Collector) -> RunInfo:
