@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -44,3 +45,26 @@ def neighbours(directions: Tensor, n: int, chunk: int = 1024) -> Iterator[tuple[
         sims[rows, rows + start] = float("-inf")  # a feature is not its own neighbour
         best = sims.topk(n, dim=1)
         yield best.values, best.indices
+
+
+@dataclass
+class WeightViews:
+    """Logit effects and neighbours of every feature: [F, n] tensors (small: n is about 10)."""
+
+    top_values: Tensor
+    top_ids: Tensor
+    bottom_values: Tensor
+    bottom_ids: Tensor
+    near_cosines: Tensor
+    near_ids: Tensor
+
+
+def weight_views(model: LanguageModel, source: Source, n_logits: int, n_neighbours: int, chunk: int = 256
+                 ) -> WeightViews:
+    """Both views for all features. They need no corpus, so a run computes them while its pass goes on."""
+    with torch.inference_mode():
+        directions = residual_directions(model, source)
+        effects = [torch.cat(parts) for parts in zip(*logit_effects(model, directions, n_logits, chunk),
+                                                      strict=True)]
+        near = [torch.cat(parts) for parts in zip(*neighbours(directions, n_neighbours, chunk), strict=True)]
+    return WeightViews(*effects, *near)

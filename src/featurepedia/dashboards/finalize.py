@@ -11,7 +11,7 @@ import torch
 from featurepedia.corpus.contexts import iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
-from featurepedia.dashboards.effects import logit_effects, neighbours, residual_directions
+from featurepedia.dashboards.effects import WeightViews, weight_views
 from featurepedia.dashboards.results import Example, FeatureDashboard
 from featurepedia.lm.model import LanguageModel
 from featurepedia.sources.base import Source
@@ -19,27 +19,33 @@ from featurepedia.sources.base import Source
 CHUNK = 256
 
 
-def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, collector: Collector
-                     ) -> Iterator[list[FeatureDashboard]]:
-    """Yield lists of FeatureDashboards (CHUNK features each, in index order)."""
+def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, collector: Collector,
+                     views: WeightViews | None = None) -> Iterator[list[FeatureDashboard]]:
+    """Yield lists of FeatureDashboards (CHUNK features each, in index order).
+
+    Args:
+        views: the features' logit effects and neighbours when already computed (see weight_views).
+    """
     texts = _context_texts(model, config, collector)
-    directions = residual_directions(model, source)
-    effects = logit_effects(model, directions, config.n_logits, chunk=CHUNK)
-    near = neighbours(directions, config.n_neighbours, chunk=CHUNK)
+    if views is None:
+        views = weight_views(model, source, config.n_logits, config.n_neighbours, chunk=CHUNK)
     final_max = collector.extremes.max
     threshold = torch.zeros_like(final_max) if source.nonnegative else (
         config.active_fraction * final_max).clamp(min=0)
     n_tokens = max(1, int(collector.extremes.n_tokens))
     active = active_counts(collector, threshold, source.nonnegative).tolist()
     for start in range(0, source.n_features, CHUNK):
-        top_v, top_i, bot_v, bot_i = next(effects)
-        near_v, near_i = next(near)
+        stop = min(start + CHUNK, source.n_features)
+        top = _logit_lists(model, views.top_values[start:stop], views.top_ids[start:stop])
+        bottom = _logit_lists(model, views.bottom_values[start:stop], views.bottom_ids[start:stop])
+        near_v = views.near_cosines[start:stop].tolist()
+        near_i = views.near_ids[start:stop].tolist()
         chunk = []
-        for j, f in enumerate(range(start, min(start + CHUNK, source.n_features))):
+        for j, f in enumerate(range(start, stop)):
             feature = _feature(collector, f, float(threshold[f]), active[f], texts, n_tokens, config)
-            feature.top_logits = _logit_list(model, top_v[j], top_i[j])
-            feature.bottom_logits = _logit_list(model, bot_v[j], bot_i[j])
-            feature.neighbours = [(int(i), round(float(v), 4)) for v, i in zip(near_v[j], near_i[j], strict=True)]
+            feature.top_logits = top[j]
+            feature.bottom_logits = bottom[j]
+            feature.neighbours = [(i, round(v, 4)) for v, i in zip(near_v[j], near_i[j], strict=True)]
             chunk.append(feature)
         yield chunk
 
@@ -151,16 +157,19 @@ def _examples(picks: list[tuple[int, str, int]], rows: list[np.ndarray], texts: 
     if not rows:
         return []
     matrix = np.round(np.stack(rows).astype(np.float64), decimals)  # [n, T]
-    peaks = matrix.argmax(axis=1).tolist()
-    values = matrix.tolist()
+    peaks = matrix.argmax(axis=1)
+    maxes = matrix[np.arange(len(matrix)), peaks].tolist()
     out = []
-    for (ctx, bin_, rank), vals, peak in zip(picks, values, peaks, strict=True):
+    for (ctx, bin_, rank), vals, peak, top in zip(picks, matrix, peaks.tolist(), maxes, strict=True):
         ids, tokens, notes = texts[ctx]
         # Token lists and notes are shared by every example of the same context (they are never mutated).
-        out.append(Example(token_ids=ids, tokens=tokens, notes=notes, values=vals, max_value=vals[peak],
+        out.append(Example(token_ids=ids, tokens=tokens, notes=notes, values=vals, max_value=top,
                            max_index=peak, bin=bin_, rank=rank, context=ctx))
     return out
 
 
-def _logit_list(model: LanguageModel, values: torch.Tensor, ids: torch.Tensor) -> list[tuple[str, float]]:
-    return [(model.token_text(i), round(float(v), 4)) for v, i in zip(values.tolist(), ids.tolist(), strict=True)]
+def _logit_lists(model: LanguageModel, values: torch.Tensor, ids: torch.Tensor) -> list[list[tuple[str, float]]]:
+    """(token, effect) lists for a chunk of features: values and ids are [c, n]."""
+    texts = model.token_texts(ids.flatten().tolist())
+    n = ids.shape[1]
+    return [[(texts[r * n + j], round(v, 4)) for j, v in enumerate(row)] for r, row in enumerate(values.tolist())]

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 
-@dataclass
+
+@dataclass(slots=True)  # a run makes ~130 per feature; slots make them cheaper to create
 class Example:
     """One context shown for a feature.
 
@@ -14,7 +17,9 @@ class Example:
         token_ids: the context's token ids (with BOS first when the run prepended one).
         tokens: display strings, one per token (see lm.tokens).
         notes: hover notes for tokens that need one, by position.
-        values: the feature's activation at each position (the BOS position is stored as 0).
+        values: the feature's activation at each position (the BOS position is stored as 0): a list, or a
+            float64 NumPy row when it comes straight from a run (sinks write it without a Python float
+            per value; ``values_list()`` gives a list either way).
         max_value / max_index: the largest activation and where it is.
         bin: "top", "q0".."q9" (activation-quantile groups, q9 highest) or "negative" (not activating).
         rank: order within the bin (0 = first shown).
@@ -24,12 +29,15 @@ class Example:
     token_ids: list[int]
     tokens: list[str]
     notes: dict[int, str]
-    values: list[float]
+    values: list[float] | NDArray[np.float64]
     max_value: float
     max_index: int
     bin: str
     rank: int
     context: int = -1
+
+    def values_list(self) -> list[float]:
+        return self.values.tolist() if isinstance(self.values, np.ndarray) else list(self.values)
 
 
 @dataclass
@@ -49,7 +57,10 @@ class FeatureDashboard:
     examples: list[Example] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for example, row in zip(self.examples, data["examples"], strict=True):
+            row["values"] = example.values_list()
+        return data
 
 
 @dataclass

@@ -7,11 +7,13 @@ neighbours) are written to the sink in chunks of features.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -21,7 +23,8 @@ import torch
 from featurepedia.corpus.contexts import context_batches, iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
-from featurepedia.dashboards.finalize import build_dashboards
+from featurepedia.dashboards.effects import weight_views
+from featurepedia.dashboards.finalize import CHUNK, build_dashboards
 from featurepedia.dashboards.results import FeatureDashboard, RunInfo
 from featurepedia.lm.model import LanguageModel
 from featurepedia.sources.base import Source
@@ -77,6 +80,8 @@ def run_dashboards(
     last_save = time.monotonic()
     new_batches = 0
     with torch.inference_mode(), _Overlap(collector, skip_first=prepend) as overlap:
+        # Logit effects and neighbours need no corpus: the worker computes them alongside the first batches.
+        views = overlap.pool.submit(weight_views, model, source, config.n_logits, config.n_neighbours, CHUNK)
         for ids in context_batches(contexts, config.batch_size):
             # The collector takes this batch on a worker thread while the next forward pass runs.
             overlap.submit(source.encode(model.run_to(hook, ids)), ids)
@@ -101,13 +106,30 @@ def run_dashboards(
     pass_done = time.perf_counter()
     info = _run_info(model, source, config, collector)
     sink.begin(info)
-    for chunk in build_dashboards(model, source, config, collector):
-        sink.write_features(chunk)
+    with _gc_paused():
+        for chunk in build_dashboards(model, source, config, collector, views.result()):
+            sink.write_features(chunk)
     info.elapsed_s = round(time.perf_counter() - started, 2)
     info.timings = {"pass_s": round(pass_done - started, 2), "finalize_s": round(time.perf_counter() - pass_done, 2)}
     sink.finish(info)
     (run_dir / "run.json").write_text(json.dumps(info.to_dict(), indent=2, default=str))
     return info
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while finishing builds ~130 small objects per feature.
+
+    Those objects hold no reference cycles (reference counting frees them), but their sheer number makes
+    the collector walk them again and again: measured 0.4-0.6 s of a 1.5 s finish at 1,536 features.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Overlap:

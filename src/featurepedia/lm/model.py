@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from featurepedia.lm.architecture import Family, detect_family
 from featurepedia.lm.hooks import HookPoint, HookPointError, StopForward
-from featurepedia.lm.tokens import TokenText, display_tokens
+from featurepedia.lm.tokens import TokenText, display_from_bytes, display_tokens, token_bytes
 
 # A hook function receives the activation at a hook point, shape [batch, pos, d], and returns it
 # (possibly changed) or None to leave it as it is.
@@ -84,15 +84,31 @@ class LanguageModel:
         return ids
 
     def display(self, ids: Sequence[int]) -> list[TokenText]:
-        """Readable display strings for a sequence of token ids (partial UTF-8 handled)."""
-        return display_tokens(self.tokenizer, ids)
+        """Readable display strings for a sequence of token ids (partial UTF-8 handled).
+
+        Each token's bytes are looked up once per model: dashboards display thousands of contexts that
+        share a few thousand distinct tokens.
+        """
+        cache: dict[int, bytes] = self.__dict__.setdefault("_token_bytes_cache", {})
+        ids = [int(i) for i in ids]
+        missing = list({i for i in ids if i not in cache})
+        if missing:
+            cache.update(zip(missing, token_bytes(self.tokenizer, missing), strict=True))
+        return display_from_bytes([cache[i] for i in ids])
 
     def token_text(self, token_id: int) -> str:
         """Display string of one token on its own (cached: logit lists repeat tokens a lot)."""
-        cache = self.__dict__.setdefault("_token_text_cache", {})
-        if token_id not in cache:
-            cache[token_id] = display_tokens(self.tokenizer, [token_id])[0].text
-        return cache[token_id]
+        return self.token_texts([token_id])[0]
+
+    def token_texts(self, token_ids: Sequence[int]) -> list[str]:
+        """Display strings of tokens each on its own (not joined like a context), looked up in one go."""
+        cache: dict[int, str] = self.__dict__.setdefault("_token_text_cache", {})
+        ids = [int(i) for i in token_ids]
+        missing = list({i for i in ids if i not in cache})
+        if missing:
+            for i, shown in zip(missing, self.display(missing), strict=True):
+                cache[i] = shown.text if not shown.is_partial else self.display([i])[0].text
+        return [cache[i] for i in ids]
 
     # -- hooks ---------------------------------------------------------------------------------------
     @contextmanager
