@@ -96,6 +96,23 @@ def test_histogram_is_exact_while_its_range_grows(signed):
             assert int(hist.off[f]) == int((everything[:, f] <= 0).sum())
 
 
+@pytest.mark.parametrize("signed", [True, False])
+def test_histogram_discounts_known_zero_rows(signed):
+    """A batch passed whole with zeroed BOS rows counts exactly like the batch without them."""
+    rng = np.random.default_rng(1)
+    plain = Histogram(4, n_bins=16, signed=signed)
+    with_bos = Histogram(4, n_bins=16, signed=signed)
+    for scale in (0.3, 5.0):  # the second batch makes the range grow
+        acts = torch.tensor(rng.normal(0, scale, size=(3, 10, 4)), dtype=torch.float32)  # [contexts, T, F]
+        acts[:, 0, :] = 0.0
+        body = acts[:, 1:, :]
+        plain.update(body.reshape(-1, 4))
+        with_bos.update(acts, zeros=acts.shape[0])
+    assert torch.equal(with_bos.counts, plain.counts)
+    assert torch.equal(with_bos.off, plain.off)
+    assert torch.equal(with_bos.half_range, plain.half_range)
+
+
 def test_active_counts_interpolate_within_the_threshold_bin():
     from types import SimpleNamespace
 

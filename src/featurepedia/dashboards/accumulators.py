@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 NEG_INF = float("-inf")
+TRANSPOSE_ROWS = 64  # rows per block when the histogram transposes a batch
 
 
 class TopContexts:
@@ -83,34 +84,60 @@ class Histogram:
         self.half_range = torch.zeros(n_features)  # H per feature; 0 = not yet seen a value
         self.counts = torch.zeros((n_features, n_bins), dtype=torch.long)  # [F, n_bins]
         self.off = torch.zeros(n_features, dtype=torch.long)  # non-negative mode: tokens <= 0
+        self._buffers: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # scratch space reused across batches
 
     @property
     def _offset(self) -> int:
         return self.n_bins // 2 if self.signed else 0
 
-    def update(self, values: Tensor) -> None:
-        """Add values: [..., F] (any leading shape; a strided view is fine)."""
-        dims = tuple(range(values.dim() - 1))
-        absmax = torch.maximum(values.amax(dim=dims), -values.amin(dim=dims)) if self.signed else \
-            values.amax(dim=dims).clamp(min=0)  # [F]
+    def update(self, values: Tensor, absmax: Tensor | None = None, zeros: int = 0) -> None:
+        """Add values.
+
+        Args:
+            values: [..., F] (any leading shape; contiguous is fastest).
+            absmax: [F] the largest |value| per feature (signed) or largest value (non-negative) among the
+                values that count, when the caller already knows it.
+            zeros: this many values per feature are exactly 0 and must not be counted (e.g. a zeroed BOS
+                row left in so the batch needs no copy).
+        """
+        n_features = values.shape[-1]
+        flat_values = values.reshape(-1, n_features)
+        if absmax is None:
+            absmax = torch.maximum(flat_values.amax(dim=0), -flat_values.amin(dim=0)) if self.signed else \
+                flat_values.amax(dim=0).clamp(min=0)  # [F]
         self._grow(absmax)
         h = self.half_range.clamp(min=1e-30)
         lo = -h if self.signed else torch.zeros_like(h)
         scale = self.n_bins / (h - lo)
-        n_features = values.shape[-1]
-        # Bin numbers fit a byte (n_bins <= 256): clamped to >= 0 first, so truncation is floor.
-        bins = (values - lo).mul_(scale).clamp_(0, self.n_bins - 1).to(torch.uint8).reshape(-1, n_features)
+        # Bin numbers fit a byte (n_bins <= 256): clamped to >= 0 first, so truncation is floor. The scratch
+        # buffers are reused batch after batch (fresh 25 MB tensors cost page faults every time).
+        scratch, bins, bins_t, flat = self._scratch(flat_values.shape)
+        torch.sub(flat_values, lo, out=scratch).mul_(scale).clamp_(0, self.n_bins - 1)
+        bins.copy_(scratch)
         # Feature-major order before counting: bincount then writes within one feature's bins at a time
-        # instead of striding over all F x n_bins counters (measured ~2x faster including the transpose).
-        flat = bins.T.contiguous().to(torch.int32)  # [F, N]
-        flat.add_((torch.arange(n_features, dtype=torch.int32) * self.n_bins).unsqueeze(1))
-        counts = torch.bincount(flat.reshape(-1), minlength=n_features * self.n_bins).view(n_features, self.n_bins)
+        # instead of striding over all F x n_bins counters (~4x faster). The transpose goes in blocks of
+        # rows that stay in cache (~2.5x faster than one strided copy).
+        for start in range(0, bins.shape[0], TRANSPOSE_ROWS):
+            bins_t[:, start:start + TRANSPOSE_ROWS].copy_(bins[start:start + TRANSPOSE_ROWS].T)
+        flat.copy_(bins_t).add_((torch.arange(n_features, dtype=torch.int32) * self.n_bins).unsqueeze(1))
+        counts = torch.bincount(flat.view(-1), minlength=n_features * self.n_bins).view(n_features, self.n_bins)
+        if zeros:
+            # The same arithmetic on 0 gives the bin the known zeros fell in.
+            zero_bin = (torch.zeros_like(lo) - lo).mul_(scale).clamp_(0, self.n_bins - 1).to(torch.long)
+            counts.scatter_add_(1, zero_bin.unsqueeze(1), torch.full((n_features, 1), -zeros, dtype=torch.long))
         if not self.signed:
             # Values <= 0 landed in bin 0 with the smallest positive ones; they are counted apart as "off".
-            off = (values <= 0).sum(dim=dims)
+            off = (flat_values <= 0).sum(dim=0) - zeros
             self.off += off
             counts[:, 0] -= off
         self.counts += counts
+
+    def _scratch(self, shape: torch.Size) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        if self._buffers is None or self._buffers[0].shape != shape:
+            n, f = shape
+            self._buffers = (torch.empty(n, f), torch.empty(n, f, dtype=torch.uint8),
+                             torch.empty(f, n, dtype=torch.uint8), torch.empty(f, n, dtype=torch.int32))
+        return self._buffers
 
     def _grow(self, absmax: Tensor) -> None:
         fresh = (self.half_range == 0) & (absmax > 0)
@@ -154,9 +181,13 @@ class Extremes:
     def update(self, values: Tensor) -> None:
         """Add values: [..., F]."""
         dims = tuple(range(values.dim() - 1))
-        self.max = torch.maximum(self.max, values.amax(dim=dims))
-        self.min = torch.minimum(self.min, values.amin(dim=dims))
-        self.n_tokens += values[..., 0].numel()
+        self.update_from(values.amax(dim=dims), values.amin(dim=dims), values[..., 0].numel())
+
+    def update_from(self, batch_max: Tensor, batch_min: Tensor, n_tokens: int) -> None:
+        """Add a batch summarised by its per-feature max and min [F] over ``n_tokens`` tokens."""
+        self.max = torch.maximum(self.max, batch_max)
+        self.min = torch.minimum(self.min, batch_min)
+        self.n_tokens += n_tokens
 
     def state_dict(self) -> dict[str, Tensor]:
         return {"max": self.max, "min": self.min, "n_tokens": self.n_tokens}

@@ -52,12 +52,16 @@ class Collector:
             acts = acts.float()
         if skip_first:
             acts[:, 0, :] = 0.0
-        body = acts[:, 1:, :] if skip_first else acts  # [batch, T', F]
-        # One contiguous copy: reductions over a strided view are several times slower than the copy.
-        values = body.reshape(-1, acts.shape[-1])  # [batch * T', F]
-        self.extremes.update(values)
-        self.hist.update(values)
-        ctx_max = values.view(body.shape).amax(dim=1)  # [batch, F]
+        body = acts[:, 1:, :] if skip_first else acts  # [batch, T', F], a view
+        # Per-context extremes first (reductions over contiguous [T', F] blocks are cheap); the batch's
+        # extremes follow from them without another pass over all values.
+        ctx_max = body.amax(dim=1)  # [batch, F]
+        ctx_min = body.amin(dim=1)
+        batch_max, batch_min = ctx_max.amax(dim=0), ctx_min.amin(dim=0)
+        self.extremes.update_from(batch_max, batch_min, body.shape[0] * body.shape[1])
+        absmax = torch.maximum(batch_max, -batch_min) if not self.nonnegative else batch_max.clamp(min=0)
+        # The histogram takes the whole batch (no copy); the zeroed BOS values are discounted.
+        self.hist.update(acts, absmax=absmax, zeros=acts.shape[0] if skip_first else 0)
         self.top.update(ctx_max, acts, self.contexts_done)
         gen = torch.Generator().manual_seed(self.config.contexts.seed * 1_000_003 + self.batches_done)
         keys = torch.rand(ctx_max.shape, generator=gen)  # [batch, F]

@@ -144,7 +144,11 @@ class _Overlap:
     def __init__(self, collector: Collector, skip_first: bool) -> None:
         self.collector = collector
         self.skip_first = skip_first
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector")
+        import os
+        mode = os.environ.get("FP_OVERLAP", "1")
+        self.sync = mode == "0"
+        init = (lambda: torch.set_num_threads(1)) if mode == "1t" else None
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector", initializer=init)
         self.pending: Future[None] | None = None
 
     def _update(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
@@ -154,6 +158,8 @@ class _Overlap:
     def submit(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
         self.wait()
         self.pending = self.pool.submit(self._update, acts, ids)
+        if self.sync:
+            self.wait()
 
     def wait(self) -> None:
         if self.pending is not None:
