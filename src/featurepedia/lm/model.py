@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from featurepedia.lm.architecture import Family, detect_family
 from featurepedia.lm.hooks import HookPoint, HookPointError, StopForward
-from featurepedia.lm.tokens import TokenText, display_from_bytes, display_tokens, token_bytes
+from featurepedia.lm.tokens import TokenText, display_from_bytes, token_bytes
 
 # A hook function receives the activation at a hook point, shape [batch, pos, d], and returns it
 # (possibly changed) or None to leave it as it is.
