@@ -61,10 +61,50 @@ class WeightViews:
 
 def weight_views(model: LanguageModel, source: Source, n_logits: int, n_neighbours: int, chunk: int = 256
                  ) -> WeightViews:
-    """Both views for all features. They need no corpus, so a run computes them while its pass goes on."""
-    with torch.inference_mode():
-        directions = residual_directions(model, source)
-        effects = [torch.cat(parts) for parts in zip(*logit_effects(model, directions, n_logits, chunk),
-                                                      strict=True)]
-        near = [torch.cat(parts) for parts in zip(*neighbours(directions, n_neighbours, chunk), strict=True)]
-    return WeightViews(*effects, *near)
+    """Both views for all features."""
+    builder = WeightViewsBuilder(model, source, n_logits, n_neighbours, chunk)
+    return builder.result()
+
+
+class WeightViewsBuilder:
+    """Computes the weight views a chunk of features per ``step()``.
+
+    They need no corpus, so a run takes one step alongside each batch of its pass (on the collector's
+    worker) instead of one long block of work at the start or the end.
+    """
+
+    def __init__(self, model: LanguageModel, source: Source, n_logits: int, n_neighbours: int,
+                 chunk: int = 256) -> None:
+        self.model, self.source = model, source
+        self.n_logits, self.n_neighbours, self.chunk = n_logits, n_neighbours, chunk
+        self._steps: Iterator[None] | None = None
+        self._effects: list[tuple[Tensor, ...]] = []
+        self._near: list[tuple[Tensor, ...]] = []
+        self.done = False
+
+    def _run(self) -> Iterator[None]:
+        directions = residual_directions(self.model, self.source)
+        for part in logit_effects(self.model, directions, self.n_logits, self.chunk):
+            self._effects.append(part)
+            yield
+        for near in neighbours(directions, self.n_neighbours, self.chunk):
+            self._near.append(near)
+            yield
+
+    def step(self) -> None:
+        """Compute the next chunk (nothing once all are done)."""
+        if self.done:
+            return
+        with torch.inference_mode():
+            if self._steps is None:
+                self._steps = self._run()
+            if next(self._steps, StopIteration) is StopIteration:
+                self.done = True
+
+    def result(self) -> WeightViews:
+        """All views, computing whatever steps remain."""
+        while not self.done:
+            self.step()
+        effects = [torch.cat(parts) for parts in zip(*self._effects, strict=True)]
+        near = [torch.cat(parts) for parts in zip(*self._near, strict=True)]
+        return WeightViews(*effects, *near)

@@ -23,7 +23,7 @@ import torch
 from featurepedia.corpus.contexts import context_batches, iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
-from featurepedia.dashboards.effects import weight_views
+from featurepedia.dashboards.effects import WeightViewsBuilder
 from featurepedia.dashboards.finalize import CHUNK, build_dashboards
 from featurepedia.dashboards.results import FeatureDashboard, RunInfo
 from featurepedia.lm.model import LanguageModel
@@ -79,10 +79,10 @@ def run_dashboards(
         next(contexts, None)
     last_save = time.monotonic()
     new_batches = 0
-    with torch.inference_mode(), _Overlap(collector, skip_first=prepend) as overlap:
-        # Logit effects and neighbours need no corpus: the worker computes them alongside the first batches.
-        views = overlap.pool.submit(weight_views, model, source, config.n_logits, config.n_neighbours, CHUNK)
-        for ids in context_batches(contexts, config.batch_size):
+    # Logit effects and neighbours need no corpus: the worker computes a chunk of them after each batch.
+    views = WeightViewsBuilder(model, source, config.n_logits, config.n_neighbours, CHUNK)
+    with torch.inference_mode(), _Overlap(collector, prepend, views.step) as overlap:
+        for ids in _prefetched(context_batches(contexts, config.batch_size)):
             # The collector takes this batch on a worker thread while the next forward pass runs.
             overlap.submit(source.encode(model.run_to(hook, ids)), ids)
             bar.update(ids.numel())
@@ -132,6 +132,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _prefetched(batches: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
+    """The same batches, the next one read and tokenised on a thread while the caller works on this one."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contexts") as pool:
+        upcoming = pool.submit(next, batches, None)
+        while (batch := upcoming.result()) is not None:
+            upcoming = pool.submit(next, batches, None)
+            yield batch
+
+
 class _Overlap:
     """Feeds batches to the Collector on one worker thread, one batch behind the forward pass.
 
@@ -141,9 +150,10 @@ class _Overlap:
     worker is raised in the caller at the next ``submit``/``wait``.
     """
 
-    def __init__(self, collector: Collector, skip_first: bool) -> None:
+    def __init__(self, collector: Collector, skip_first: bool, side_step: Callable[[], None]) -> None:
         self.collector = collector
         self.skip_first = skip_first
+        self.side_step = side_step  # a little other work to do after each batch
         # One intra-op thread on the worker (the setting is per thread): the forward pass keeps its own
         # threads, and the two do not oversubscribe the cores (measured better than both sharing them).
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector",
@@ -153,6 +163,7 @@ class _Overlap:
     def _update(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
         with torch.inference_mode():  # grad mode is per thread
             self.collector.update(acts, skip_first=self.skip_first, token_ids=ids)
+        self.side_step()
 
     def submit(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
         self.wait()
