@@ -113,7 +113,7 @@ def main() -> None:
           f"(pipeline adds {base['pipeline_extra_rss_mb']:.0f} MB)")
     result = {k: base[k] for k in ("tokens", "features", "pipeline_tok_s", "forward_tok_s", "ratio",
                                    "peak_rss_mb", "pipeline_extra_rss_mb", "torch_threads", "pass_s",
-                                   "finalize_s")}
+                                   "finalize_s", "forward_runs_s", "pipeline_runs_s")}
     result["pass_ratio"] = round(base["forward_s"] / base["pass_s"], 3) if base["pass_s"] else None
     result["model"], result["source"] = args.model, args.source
     if args.growth:
@@ -127,6 +127,7 @@ def main() -> None:
             "forward_time_x": round(big["forward_s"] / base["forward_s"], 2),
             "peak_rss_mb": big["peak_rss_mb"],
             "peak_rss_x": round(big["peak_rss_mb"] / base["peak_rss_mb"], 2),
+            "forward_runs_s": big["forward_runs_s"], "pipeline_runs_s": big["pipeline_runs_s"],
         }
     print(json.dumps(result))
 
