@@ -144,8 +144,9 @@ def _prefetched(batches: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
 class _Overlap:
     """Feeds batches to the Collector on one worker thread, one batch behind the forward pass.
 
-    The forward pass leaves a core idle much of the time (Python dispatch, small ops, attention); the
-    accumulators' tensor work releases the GIL and fills those gaps. Batches are taken strictly in order
+    The forward pass leaves gaps between its parallel operations (Python dispatch, small ops); the
+    accumulators' tensor work releases the GIL and runs in them, though OpenMP threads spin-waiting in
+    those gaps still compete with it (see docs/dashboards.md). Batches are taken strictly in order
     and at most one is pending, so results and memory are the same as a plain loop; an error in the
     worker is raised in the caller at the next ``submit``/``wait``.
     """
