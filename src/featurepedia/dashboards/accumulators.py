@@ -90,22 +90,19 @@ class Histogram:
     def _offset(self) -> int:
         return self.n_bins // 2 if self.signed else 0
 
-    def update(self, values: Tensor, absmax: Tensor | None = None, zeros: int = 0) -> None:
+    def update(self, values: Tensor, extremes: tuple[Tensor, Tensor] | None = None, zeros: int = 0) -> None:
         """Add values.
 
         Args:
             values: [..., F] (any leading shape; contiguous is fastest).
-            absmax: [F] the largest |value| per feature (signed) or largest value (non-negative) among the
-                values that count, when the caller already knows it.
+            extremes: ([F] max, [F] min) of the values that count, when the caller already knows them.
             zeros: this many values per feature are exactly 0 and must not be counted (e.g. a zeroed BOS
                 row left in so the batch needs no copy).
         """
         n_features = values.shape[-1]
         flat_values = values.reshape(-1, n_features)
-        if absmax is None:
-            absmax = torch.maximum(flat_values.amax(dim=0), -flat_values.amin(dim=0)) if self.signed else \
-                flat_values.amax(dim=0).clamp(min=0)  # [F]
-        self._grow(absmax)
+        high, low = extremes if extremes is not None else (flat_values.amax(dim=0), flat_values.amin(dim=0))
+        self._grow(torch.maximum(high, -low) if self.signed else high.clamp(min=0))
         h = self.half_range.clamp(min=1e-30)
         lo = -h if self.signed else torch.zeros_like(h)
         scale = self.n_bins / (h - lo)

@@ -59,9 +59,8 @@ class Collector:
         ctx_min = body.amin(dim=1)
         batch_max, batch_min = ctx_max.amax(dim=0), ctx_min.amin(dim=0)
         self.extremes.update_from(batch_max, batch_min, body.shape[0] * body.shape[1])
-        absmax = torch.maximum(batch_max, -batch_min) if not self.nonnegative else batch_max.clamp(min=0)
         # The histogram takes the whole batch (no copy); the zeroed BOS values are discounted.
-        self.hist.update(acts, absmax=absmax, zeros=acts.shape[0] if skip_first else 0)
+        self.hist.update(acts, extremes=(batch_max, batch_min), zeros=acts.shape[0] if skip_first else 0)
         self.top.update(ctx_max, acts, self.contexts_done)
         gen = torch.Generator().manual_seed(self.config.contexts.seed * 1_000_003 + self.batches_done)
         keys = torch.rand(ctx_max.shape, generator=gen)  # [batch, F]
