@@ -50,6 +50,29 @@ def test_top_contexts_match_brute_force(batch_size):
             torch.testing.assert_close(acc.values[f, slot], acts[ctx, :, f])
 
 
+@pytest.mark.parametrize("batch_size", [3, 16])
+def test_top_contexts_with_ties_and_skipped_contexts_keep_the_best_scores(batch_size):
+    """Coarse scores (many ties) with some contexts marked -inf: the kept scores are the k best allowed."""
+    gen = torch.Generator().manual_seed(2)
+    acts = torch.randint(0, 4, (90, 5, 7), generator=gen).float()  # [N, T, F], values 0..3
+    scores = acts.amax(dim=1)
+    scores[torch.rand(scores.shape, generator=gen) < 0.3] = NEG_INF
+    k = 6
+    acc = TopContexts(n_features=7, k=k, ctx_len=5)
+    for start, batch in _batches(acts, batch_size):
+        acc.update(scores[start:start + batch.shape[0]], batch, start)
+    want = scores.T.sort(dim=1, descending=True).values[:, :k]
+    got = acc.scores.sort(dim=1, descending=True).values
+    torch.testing.assert_close(got, want)
+    for f in range(7):
+        for slot in range(k):
+            ctx = int(acc.context_ids[f, slot])
+            if ctx >= 0:
+                assert float(scores[ctx, f]) == float(acc.scores[f, slot])
+                torch.testing.assert_close(acc.values[f, slot], acts[ctx, :, f])
+    assert len(set(acc.context_ids[0].tolist()) - {-1}) == int((acc.context_ids[0] >= 0).sum())  # no repeats
+
+
 def test_top_contexts_never_keep_minus_infinity_scores():
     acts = torch.rand(10, 4, 3)
     acc = TopContexts(3, k=4, ctx_len=4)
@@ -57,7 +80,8 @@ def test_top_contexts_never_keep_minus_infinity_scores():
     scores[2, 1] = 0.5
     acc.update(scores, acts, 0)
     assert (acc.context_ids[0] == -1).all()
-    assert int(acc.context_ids[1, 0]) == 2 and (acc.context_ids[1, 1:] == -1).all()
+    assert sorted(acc.context_ids[1].tolist()) == [-1, -1, -1, 2]  # one slot taken, the rest left empty
+    assert (acc.context_ids[2] == -1).all()
 
 
 def test_random_keys_give_uniform_reservoir():

@@ -47,3 +47,11 @@ def test_real_byte_level_tokenizer(tiny_llama):
 def test_control_characters_are_shown_as_pictures():
     shown = display_from_bytes([b"a\x00", b"\x1b[0m", b"\r\n", b"\t", b"\x7f"])
     assert [t.text for t in shown] == ["a\u2400", "\u241b[0m", "\u240d\n", "\t", "\u2421"]
+
+
+def test_model_display_equals_the_full_algorithm_with_its_caches_warm(tiny_llama):
+    """LanguageModel.display caches whole tokens; contexts with split characters still take the full path."""
+    texts = ["plain words only", "naïve 日本語 café", "東京 and words", "plain words only"]
+    for text in texts * 2:  # the second round runs on warm caches
+        ids = tiny_llama.to_tokens(text, prepend_bos=True)
+        assert tiny_llama.display(ids) == display_tokens(tiny_llama.tokenizer, ids)

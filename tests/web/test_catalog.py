@@ -100,3 +100,6 @@ def test_pages_show_real_data_and_escape_corpus_text(client, tiny_llama, corpus,
     assert bad.status_code == 400 and b"0 to 127" in bad.content
     rnd = client.get(reverse("random-feature", args=["tiny-llama", "1-mlp"]))
     assert rnd.status_code == 302
+    slashed = client.get("/tiny-llama/1-mlp/5/", {"embed": "1"})  # a typed trailing slash finds the page
+    assert slashed.status_code == 301 and slashed["Location"] == "/tiny-llama/1-mlp/5?embed=1"
+    assert client.get("/tiny-llama/1-mlp/random/").status_code == 302

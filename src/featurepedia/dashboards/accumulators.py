@@ -32,31 +32,27 @@ class TopContexts:
     def update(self, scores: Tensor, acts: Tensor, first_context: int) -> None:
         """Merge a batch in, writing only the slots that change (slots are not kept sorted).
 
+        The m best candidates of each feature (m = the most candidates any feature has above its weakest
+        slot, usually a handful) are paired best-first with its m weakest slots, weakest first; a candidate
+        replaces its slot when it scores higher. That is exactly the top k of slots and batch together
+        (both lists are sorted, so the replacements are a prefix), without ranking all k + batch entries.
+
         Args:
             scores: [batch, F] score of each context for each feature (-inf = never keep).
             acts: [batch, T, F] per-token activations of the batch.
             first_context: global index of the batch's first context.
         """
         cand = scores.T  # [F, batch]
-        if not (cand > self.scores.amin(dim=1, keepdim=True)).any():
+        m = min(int((cand > self.scores.amin(dim=1, keepdim=True)).sum(dim=1).max()), self.k)
+        if m == 0:
             return  # the common case once the slots are full: nothing beats any feature's weakest slot
-        n_features, k = self.scores.shape
-        merged = torch.cat([self.scores, cand], dim=1)  # [F, k + batch]
-        where = merged.topk(k, dim=1).indices  # [F, k] positions kept
-        is_new = where >= k
-        kept = torch.zeros_like(merged, dtype=torch.bool).scatter_(1, where, True)[:, :k]  # [F, k] old kept
-        n_new = is_new.sum(dim=1, keepdim=True)  # [F, 1] == number of evicted old slots
-        # Pair the i-th evicted slot with the i-th new entry of the same feature.
-        evicted_first = torch.argsort(kept.to(torch.int8), dim=1, stable=True)
-        new_first = torch.argsort((~is_new).to(torch.int8), dim=1, stable=True)
-        pairs = torch.arange(k).unsqueeze(0) < n_new  # [F, k]
-        feature = torch.arange(n_features).unsqueeze(1).expand(n_features, k)[pairs]
-        slot = evicted_first[pairs]
-        batch_index = where.gather(1, new_first)[pairs] - k
-        score = cand[feature, batch_index]
-        real = score > NEG_INF  # a -inf entry only ever displaces an empty slot: leave that slot empty
-        feature, slot, batch_index, score = feature[real], slot[real], batch_index[real], score[real]
-        self.scores[feature, slot] = score
+        best = cand.topk(m, dim=1)  # [F, m], highest first
+        weakest = self.scores.topk(m, dim=1, largest=False)  # [F, m], lowest first
+        # A -inf candidate never replaces anything, not even an empty (-inf) slot.
+        feature, j = (best.values > weakest.values).nonzero(as_tuple=True)
+        slot = weakest.indices[feature, j]
+        batch_index = best.indices[feature, j]
+        self.scores[feature, slot] = best.values[feature, j]
         self.context_ids[feature, slot] = first_context + batch_index
         # A strided gather: measured faster than transposing the batch first, even for 100k changed slots.
         self.values[feature, slot] = acts[batch_index, :, feature].to(self.values.dtype)  # [n, T]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -144,11 +145,16 @@ def _quantile_picks(collector: Collector, f: int, threshold: float, exclude: set
     keep.sort(key=lambda s: (maxes[s], ids[s]))
     groups = np.array_split(np.array(keep), min(config.quantile_bins, len(keep)))
     for g, group in enumerate(groups):
-        # Spread the chosen examples over the group rather than taking its first few.
-        chosen = group[np.linspace(0, len(group) - 1, min(config.per_bin, len(group))).round().astype(int)]
+        chosen = group[_spread(len(group), config.per_bin)]
         for rank, slot in enumerate(reversed(chosen.tolist())):
             picks.append((ids[slot], f"q{g}", rank))
             rows.append(values[slot])
+
+
+@lru_cache(maxsize=1024)
+def _spread(size: int, n: int) -> np.ndarray:
+    """Positions of min(n, size) items spread evenly over a group of ``size`` (its ends included)."""
+    return np.linspace(0, size - 1, min(n, size)).round().astype(int)
 
 
 def _examples(picks: list[tuple[int, str, int]], rows: list[np.ndarray], texts: dict,

@@ -90,11 +90,23 @@ class LanguageModel:
         share a few thousand distinct tokens.
         """
         cache: dict[int, bytes] = self.__dict__.setdefault("_token_bytes_cache", {})
+        # A token whose bytes are whole UTF-8 shows the same whatever its neighbours: its TokenText is
+        # kept too (None = only part of a character: that context takes the full path).
+        whole: dict[int, TokenText | None] = self.__dict__.setdefault("_token_whole_cache", {})
         ids = [int(i) for i in ids]
         missing = list({i for i in ids if i not in cache})
         if missing:
             cache.update(zip(missing, token_bytes(self.tokenizer, missing), strict=True))
-        return display_from_bytes([cache[i] for i in ids])
+            for i in missing:
+                try:
+                    cache[i].decode("utf-8")
+                    whole[i] = display_from_bytes([cache[i]])[0]
+                except UnicodeDecodeError:
+                    whole[i] = None
+        shown = [whole[i] for i in ids]
+        if any(t is None for t in shown):
+            return display_from_bytes([cache[i] for i in ids])
+        return shown  # type: ignore[return-value]  # no None left
 
     def token_text(self, token_id: int) -> str:
         """Display string of one token on its own (cached: logit lists repeat tokens a lot)."""

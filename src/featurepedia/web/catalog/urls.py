@@ -1,6 +1,7 @@
 """Catalog routes: /, /{model}/, /{model}/{source}/, /{model}/{source}/{index}."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from featurepedia.web.catalog import views
 
@@ -10,4 +11,8 @@ urlpatterns = [
     path("<slug:model>/<slug:source>/", views.source_page, name="source"),
     path("<slug:model>/<slug:source>/random", views.random_feature, name="random-feature"),
     path("<slug:model>/<slug:source>/<int:index>", views.feature_page, name="feature"),
+    # Feature addresses have no trailing slash (as on Neuronpedia); one typed with it is sent to the real one.
+    path("<slug:model>/<slug:source>/random/", RedirectView.as_view(pattern_name="random-feature", query_string=True)),
+    path("<slug:model>/<slug:source>/<int:index>/",
+         RedirectView.as_view(pattern_name="feature", permanent=True, query_string=True)),
 ]
