@@ -17,34 +17,30 @@ def residual_directions(model: LanguageModel, source: Source) -> Tensor:
     return model.to_residual(source.hook_name, source.decoder_directions())
 
 
-def logit_effects(model: LanguageModel, directions: Tensor, n: int, chunk: int = 256
-                  ) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor]]:
-    """Top and bottom ``n`` tokens per feature, one chunk of features at a time.
+def logit_chunk(model: LanguageModel, directions: Tensor, n: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Top and bottom ``n`` tokens of a chunk of features' directions [c, d_model] through the unembedding.
 
-    Yields:
-        (top_values [c, n], top_ids [c, n], bottom_values [c, n], bottom_ids [c, n]) per chunk, in order.
+    Returns:
+        (top_values [c, n], top_ids [c, n], bottom_values [c, n], bottom_ids [c, n]).
     """
-    for start in range(0, directions.shape[0], chunk):
-        logits = model.logit_effects(directions[start:start + chunk])  # [c, vocab]
-        top = logits.topk(n, dim=1)
-        bottom = logits.topk(n, dim=1, largest=False)
-        yield top.values, top.indices, bottom.values, bottom.indices
+    logits = model.logit_effects(directions)  # [c, vocab]
+    top = logits.topk(n, dim=1)
+    bottom = logits.topk(n, dim=1, largest=False)
+    return top.values, top.indices, bottom.values, bottom.indices
 
 
-def neighbours(directions: Tensor, n: int, chunk: int = 1024) -> Iterator[tuple[Tensor, Tensor]]:
-    """The ``n`` most cosine-similar other features, one chunk of features at a time.
+def neighbour_chunk(unit: Tensor, start: int, stop: int, n: int) -> tuple[Tensor, Tensor]:
+    """The ``n`` most cosine-similar other features of features start..stop-1, given all unit directions.
 
-    Yields:
-        (cosines [c, n], indices [c, n]) per chunk, in order.
+    Returns:
+        (cosines [c, n], indices [c, n]).
     """
-    unit = torch.nn.functional.normalize(directions.float(), dim=1)  # [F, d]
     n = min(n, unit.shape[0] - 1)
-    for start in range(0, unit.shape[0], chunk):
-        sims = unit[start:start + chunk] @ unit.T  # [c, F]
-        rows = torch.arange(sims.shape[0])
-        sims[rows, rows + start] = float("-inf")  # a feature is not its own neighbour
-        best = sims.topk(n, dim=1)
-        yield best.values, best.indices
+    sims = unit[start:stop] @ unit.T  # [c, F]
+    rows = torch.arange(sims.shape[0])
+    sims[rows, rows + start] = float("-inf")  # a feature is not its own neighbour
+    best = sims.topk(n, dim=1)
+    return best.values, best.indices
 
 
 @dataclass
@@ -59,52 +55,16 @@ class WeightViews:
     near_ids: Tensor
 
 
-def weight_views(model: LanguageModel, source: Source, n_logits: int, n_neighbours: int, chunk: int = 256
-                 ) -> WeightViews:
-    """Both views for all features."""
-    builder = WeightViewsBuilder(model, source, n_logits, n_neighbours, chunk)
-    return builder.result()
-
-
-class WeightViewsBuilder:
-    """Computes the weight views a chunk of features per ``step()``.
-
-    They need no corpus, so a run takes one step alongside each batch of its pass (on the collector's
-    worker) instead of one long block of work at the start or the end.
-    """
-
-    def __init__(self, model: LanguageModel, source: Source, n_logits: int, n_neighbours: int,
-                 chunk: int = 256) -> None:
-        self.model, self.source = model, source
-        self.n_logits, self.n_neighbours, self.chunk = n_logits, n_neighbours, chunk
-        self._steps: Iterator[None] | None = None
-        self._effects: list[tuple[Tensor, ...]] = []
-        self._near: list[tuple[Tensor, ...]] = []
-        self.done = False
-
-    def _run(self) -> Iterator[None]:
-        directions = residual_directions(self.model, self.source)
-        for part in logit_effects(self.model, directions, self.n_logits, self.chunk):
-            self._effects.append(part)
-            yield
-        for near in neighbours(directions, self.n_neighbours, self.chunk):
-            self._near.append(near)
-            yield
-
-    def step(self) -> None:
-        """Compute the next chunk (nothing once all are done)."""
-        if self.done:
-            return
-        with torch.inference_mode():
-            if self._steps is None:
-                self._steps = self._run()
-            if next(self._steps, StopIteration) is StopIteration:
-                self.done = True
-
-    def result(self) -> WeightViews:
-        """All views, computing whatever steps remain."""
-        while not self.done:
-            self.step()
-        effects = [torch.cat(parts) for parts in zip(*self._effects, strict=True)]
-        near = [torch.cat(parts) for parts in zip(*self._near, strict=True)]
-        return WeightViews(*effects, *near)
+def weight_view_chunks(model: LanguageModel, source: Source, n_logits: int, n_neighbours: int, chunk: int = 256
+                       ) -> Iterator[WeightViews]:
+    """Both views, ``chunk`` features at a time in index order (a run computes the next chunk on a thread
+    while it builds the dashboards of this one). Memory: one [chunk, vocab] block at a time."""
+    with torch.inference_mode():
+        directions = residual_directions(model, source)
+        unit = torch.nn.functional.normalize(directions.float(), dim=1)  # [F, d]
+    for start in range(0, directions.shape[0], chunk):
+        stop = min(start + chunk, directions.shape[0])
+        with torch.inference_mode():  # per chunk: a generator may be resumed on another thread
+            effects = logit_chunk(model, directions[start:stop], n_logits)
+            near = neighbour_chunk(unit, start, stop, n_neighbours)
+        yield WeightViews(*effects, *near)

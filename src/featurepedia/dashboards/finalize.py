@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 from featurepedia.corpus.contexts import iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
-from featurepedia.dashboards.effects import WeightViews, weight_views
+from featurepedia.dashboards.effects import WeightViews, weight_view_chunks
 from featurepedia.dashboards.results import Example, FeatureDashboard
 from featurepedia.lm.model import LanguageModel
 from featurepedia.sources.base import Source
@@ -21,33 +21,36 @@ CHUNK = 256
 
 
 def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, collector: Collector,
-                     views: WeightViews | None = None) -> Iterator[list[FeatureDashboard]]:
+                     views: Iterable[WeightViews] | None = None) -> Iterator[list[FeatureDashboard]]:
     """Yield lists of FeatureDashboards (CHUNK features each, in index order).
 
     Args:
-        views: the features' logit effects and neighbours when already computed (see weight_views).
+        views: the features' logit effects and neighbours, CHUNK features per item in index order (see
+            weight_view_chunks); computed here when not given.
     """
     texts = _context_texts(model, config, collector)
     if views is None:
-        views = weight_views(model, source, config.n_logits, config.n_neighbours, chunk=CHUNK)
+        views = weight_view_chunks(model, source, config.n_logits, config.n_neighbours, chunk=CHUNK)
     final_max = collector.extremes.max
     threshold = torch.zeros_like(final_max) if source.nonnegative else (
         config.active_fraction * final_max).clamp(min=0)
     n_tokens = max(1, int(collector.extremes.n_tokens))
     active = active_counts(collector, threshold, source.nonnegative).tolist()
+    parts = iter(views)
     for start in range(0, source.n_features, CHUNK):
         stop = min(start + CHUNK, source.n_features)
-        top = _logit_lists(model, views.top_values[start:stop], views.top_ids[start:stop])
-        bottom = _logit_lists(model, views.bottom_values[start:stop], views.bottom_ids[start:stop])
-        near_v = views.near_cosines[start:stop].tolist()
-        near_i = views.near_ids[start:stop].tolist()
-        chunk = []
-        for j, f in enumerate(range(start, stop)):
-            feature = _feature(collector, f, float(threshold[f]), active[f], texts, n_tokens, config)
+        chunk = [_feature(collector, f, float(threshold[f]), active[f], texts, n_tokens, config)
+                 for f in range(start, stop)]
+        part = next(parts)  # asked for only now: it may still be being computed
+        if part.top_ids.shape[0] != len(chunk):
+            raise ValueError(f"weight views for features {start}-{stop - 1} hold {part.top_ids.shape[0]} rows")
+        top = _logit_lists(model, part.top_values, part.top_ids)
+        bottom = _logit_lists(model, part.bottom_values, part.bottom_ids)
+        near_v, near_i = part.near_cosines.tolist(), part.near_ids.tolist()
+        for j, feature in enumerate(chunk):
             feature.top_logits = top[j]
             feature.bottom_logits = bottom[j]
             feature.neighbours = [(i, round(v, 4)) for v, i in zip(near_v[j], near_i[j], strict=True)]
-            chunk.append(feature)
         yield chunk
 
 

@@ -16,14 +16,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import torch
 
 from featurepedia.corpus.contexts import context_batches, iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
-from featurepedia.dashboards.effects import WeightViewsBuilder
+from featurepedia.dashboards.effects import weight_view_chunks
 from featurepedia.dashboards.finalize import CHUNK, build_dashboards
 from featurepedia.dashboards.results import FeatureDashboard, RunInfo
 from featurepedia.lm.model import LanguageModel
@@ -32,6 +32,7 @@ from featurepedia.sources.base import Source
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+T = TypeVar("T")
 
 
 class Sink(Protocol):
@@ -79,9 +80,7 @@ def run_dashboards(
         next(contexts, None)
     last_save = time.monotonic()
     new_batches = 0
-    # Logit effects and neighbours need no corpus: the worker computes a chunk of them after each batch.
-    views = WeightViewsBuilder(model, source, config.n_logits, config.n_neighbours, CHUNK)
-    with torch.inference_mode(), _Overlap(collector, prepend, views.step) as overlap:
+    with torch.inference_mode(), _Overlap(collector, prepend) as overlap:
         for ids in _prefetched(context_batches(contexts, config.batch_size)):
             # The collector takes this batch on a worker thread while the next forward pass runs.
             overlap.submit(source.encode(model.run_to(hook, ids)), ids)
@@ -102,12 +101,16 @@ def run_dashboards(
     bar.close()
     if collector.contexts_done == 0:
         raise ValueError(f"corpus {config.contexts.corpus!r} gave no context of {config.contexts.ctx_len} tokens")
+    # Logit effects and neighbours need no corpus: a thread computes them chunk by chunk while the main
+    # thread saves the checkpoint and builds each chunk's examples (pure Python: the other core is free).
+    views = _prefetched(weight_view_chunks(model, source, config.n_logits, config.n_neighbours, CHUNK),
+                        initializer=_one_torch_thread)
     _save(collector, config, run_dir)
     pass_done = time.perf_counter()
     info = _run_info(model, source, config, collector)
     sink.begin(info)
     with _gc_paused():
-        for chunk in build_dashboards(model, source, config, collector, views.result()):
+        for chunk in build_dashboards(model, source, config, collector, views):
             sink.write_features(chunk)
     info.elapsed_s = round(time.perf_counter() - started, 2)
     info.timings = {"pass_s": round(pass_done - started, 2), "finalize_s": round(time.perf_counter() - pass_done, 2)}
@@ -132,13 +135,28 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _prefetched(batches: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
-    """The same batches, the next one read and tokenised on a thread while the caller works on this one."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contexts") as pool:
-        upcoming = pool.submit(next, batches, None)
-        while (batch := upcoming.result()) is not None:
-            upcoming = pool.submit(next, batches, None)
-            yield batch
+def _prefetched(items: Iterator[T], initializer: Callable[[], None] | None = None) -> Iterator[T]:
+    """The same items, each computed on a thread ahead of the caller (e.g. the next batch read and
+    tokenised during this batch's forward pass). The first one is started at once, before iteration."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch", initializer=initializer)
+    upcoming = pool.submit(next, items, None)
+
+    def ahead() -> Iterator[T]:
+        nonlocal upcoming
+        try:
+            while (item := upcoming.result()) is not None:
+                upcoming = pool.submit(next, items, None)
+                yield item
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return ahead()
+
+
+def _one_torch_thread() -> None:
+    """Side work runs with one intra-op thread (the setting is per thread): the forward pass keeps its own
+    threads, and the two do not oversubscribe the cores."""
+    torch.set_num_threads(1)
 
 
 class _Overlap:
@@ -151,20 +169,15 @@ class _Overlap:
     worker is raised in the caller at the next ``submit``/``wait``.
     """
 
-    def __init__(self, collector: Collector, skip_first: bool, side_step: Callable[[], None]) -> None:
+    def __init__(self, collector: Collector, skip_first: bool) -> None:
         self.collector = collector
         self.skip_first = skip_first
-        self.side_step = side_step  # a little other work to do after each batch
-        # One intra-op thread on the worker (the setting is per thread): the forward pass keeps its own
-        # threads, and the two do not oversubscribe the cores (measured better than both sharing them).
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector",
-                                       initializer=torch.set_num_threads, initargs=(1,))
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector", initializer=_one_torch_thread)
         self.pending: Future[None] | None = None
 
     def _update(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
         with torch.inference_mode():  # grad mode is per thread
             self.collector.update(acts, skip_first=self.skip_first, token_ids=ids)
-        self.side_step()
 
     def submit(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
         self.wait()
