@@ -150,6 +150,21 @@ def test_explicit_clues_hidden_for_players_who_ask(world, client):
     assert " fucking" not in feature_page
 
 
+def test_explicit_logit_tokens_masked_for_players_who_ask(world, client):
+    cats = world["features"][0]
+    cats.top_logits = [[" meow", 1.2], [" shit", 1.1], [" purr", 0.9]]
+    cats.bottom_logits = [[" dog", -1.0], [" cunt", -1.1]]
+    cats.save()
+    pages = [reverse("feature", args=["tiny", "1-mlp", 0]), reverse("source", args=["tiny", "1-mlp"])]
+    for url in pages:
+        assert " shit" in client.get(url).content.decode()
+    client.post(reverse("onboarding"), {"explicit_filter": "on", "next": pages[0]})
+    feature_page, source_page = (client.get(url).content.decode() for url in pages)
+    assert " shit" not in feature_page and " cunt" not in feature_page and " shit" not in source_page
+    assert " meow" in feature_page and " purr" in feature_page and " dog" in feature_page and " meow" in source_page
+    assert feature_page.count(">hidden</code>") == 2  # masked in place: the ranking stays readable
+
+
 def test_points_streaks_and_leaderboards(world, make_user, client):
     cats = world["features"][0]
     alice = make_user("alice")

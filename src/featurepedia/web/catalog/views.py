@@ -13,7 +13,7 @@ from featurepedia.web.catalog.models import Feature, LanguageModel, Source
 from featurepedia.web.explanations.limits import explanations_allowance
 from featurepedia.web.explanations.presenting import shown_explanations
 from featurepedia.web.explanations.views import KEPT_TEXT
-from featurepedia.web.game.explicit import tokens_explicit
+from featurepedia.web.game.explicit import is_explicit, tokens_explicit
 from featurepedia.web.game.leaderboard import leaderboard
 from featurepedia.web.game.models import Campaign
 from featurepedia.web.game.prefs import get_prefs
@@ -51,6 +51,9 @@ def source_page(request: HttpRequest, model: str, source: str) -> HttpResponse:
 def _source_context(src: Source, request: HttpRequest, status: int = 200, error: str = "") -> dict:
     features = src.features.order_by("index").only("index", "max_act", "density", "top_logits")
     page = Paginator(features, FEATURES_PER_PAGE).get_page(request.GET.get("page"))
+    hide = get_prefs(request).explicit_filter
+    for feature in page.object_list:
+        feature.shown_top = shown_logits(feature.top_logits[:5], hide)
     return {"src": src, "page": page, "error": error}
 
 
@@ -78,6 +81,8 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
     neighbours = [{"index": int(i), "cosine": c} for i, c in feature.neighbours]
     return render(request, "catalog/feature.html", {
         "feature": feature, "src": src,
+        "top_logits": shown_logits(feature.top_logits, prefs.explicit_filter),
+        "bottom_logits": shown_logits(feature.bottom_logits, prefs.explicit_filter),
         "groups": example_groups(examples, feature.max_act, src.first_shown),
         "histogram": histogram_svg(feature.hist_counts, feature.hist_lo, feature.hist_hi, feature.max_act),
         "neighbours": neighbours,
@@ -90,6 +95,13 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
         "allowance": explanations_allowance(request.user) if request.user.is_authenticated else None,
         "next": request.get_full_path(),
     })
+
+
+def shown_logits(pairs: list, hide_explicit: bool) -> list[dict]:
+    """A feature's [[token, value], ...] logit list for display; explicit tokens are masked (not dropped,
+    so the ranking stays readable) for players who asked for the filter."""
+    return [{"token": str(token), "value": value, "hidden": hide_explicit and is_explicit(str(token))}
+            for token, value in pairs]
 
 
 def feature_campaigns(feature: Feature) -> list[Campaign]:
