@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     _serve_args(demo)
     demo.add_argument("--tokens", type=int, default=None, help="token budget of the default build "
                       "(default: FEATUREPEDIA_DEMO_TOKENS)")
-    demo.add_argument("--no-serve", action="store_true", help="prepare and build, then exit")
+    demo.add_argument("--no-serve", action="store_true", help="prepare, build, explain and score, then exit")
     demo.set_defaults(func=_cmd_demo)
 
     explain = sub.add_parser("explain", help="write explanations of stored features with an explainer",
@@ -390,16 +390,46 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     ensure_default_campaign(model_id, source_id)
     stored = Source.objects.get(model__slug=model_id, slug=source_id)
-    written = explain_features(stored.features.all(), "token-list")
+    written = explain_features(stored.features.all(), "token-list", score=False)
     if written:
-        print(f"explained and scored {written} features with token-list")
-    rescored, _ = score_pending(stored.features.all())
-    if rescored:
-        print(f"scored {rescored} explanations left unscored by an earlier run")
+        print(f"explained {written} features with token-list")
     if args.no_serve:
+        scored, _ = score_pending(stored.features.all(), progress=True)
+        if scored:
+            print(f"scored {scored} explanations")
         return 0
-    serve(args.host, args.port or settings.port)
+    # Scoring every explanation takes minutes the first time: the site opens at once and a background
+    # process (lower priority, resumable) scores them; scores appear on the pages as they finish.
+    scorer = background_scoring(stored.features.all(), model_id, source_id)
+    try:
+        serve(args.host, args.port or settings.port)
+    finally:
+        if scorer is not None and scorer.poll() is None:
+            scorer.terminate()
+            scorer.wait()
     return 0
+
+
+def background_scoring(features, model_id: str, source_id: str):  # type: ignore[no-untyped-def]
+    """Start ``featurepedia score`` for the features' unscored explanations in a child process at low
+    priority, or return None when none is left. What it has scored stays if it is stopped; the next run
+    scores the rest."""
+    import shutil
+    import subprocess
+
+    from featurepedia.web.explanations.models import Explanation, ExplanationScore
+    from featurepedia.web.explanations.scoring import DEFAULT_SCORER
+
+    pending = (Explanation.objects.filter(feature__in=features, status=Explanation.Status.LIVE)
+               .exclude(scores__scorer=DEFAULT_SCORER, scores__status=ExplanationScore.Status.OK).count())
+    if not pending:
+        return None
+    print(f"scoring {pending} explanations in the background with {DEFAULT_SCORER}; the site works "
+          "meanwhile and scores appear as they finish", flush=True)
+    command = [sys.executable, "-m", "featurepedia.cli", "score", "--model", model_id, "--source", source_id,
+               "--quiet"]
+    nice = shutil.which("nice")
+    return subprocess.Popen([nice, "-n", "10", *command] if nice else command)
 
 
 if __name__ == "__main__":

@@ -122,3 +122,26 @@ def test_cli_rejects_bad_feature_ranges(capsys):
     assert "outside 0-3" in capsys.readouterr().err
     assert cli(["score", "--model", "planted", "--source", "9-mlp"]) == 2
     assert "no source planted/9-mlp" in capsys.readouterr().err
+
+
+def test_demo_scores_in_a_background_process_with_a_command_that_scores_what_is_pending(monkeypatch, capsys):
+    import subprocess
+
+    from featurepedia.cli import background_scoring, explain_features
+
+    for i in range(3):
+        planted_feature(i)
+    features = Source.objects.get(slug="0-res-sae").features.all()
+    assert explain_features(features, "token-list", score=False, progress=False) == 3
+    assert not ExplanationScore.objects.exists()
+    started = []
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
+    assert background_scoring(features, "planted", "0-res-sae") == "child"
+    assert "scoring 3 explanations in the background" in capsys.readouterr().out
+    command = started[0]
+    assert command[0].endswith("nice") and command[1:3] == ["-n", "10"]  # low priority: the site stays quick
+    # The child's command line, run here: it scores exactly what was pending.
+    assert cli(command[command.index("score"):]) == 0
+    assert ExplanationScore.objects.filter(status="ok").count() == 3
+    assert background_scoring(features, "planted", "0-res-sae") is None  # nothing left: no process
+    assert len(started) == 1
