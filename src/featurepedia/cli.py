@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -401,6 +402,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # Scoring every explanation takes minutes the first time: the site opens at once and a background
     # process (lower priority, resumable) scores them; scores appear on the pages as they finish.
     scorer = background_scoring(stored.features.all(), model_id, source_id)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that `kill` also stops the background scorer
     try:
         serve(args.host, args.port or settings.port)
     finally:
@@ -408,6 +410,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             scorer.terminate()
             scorer.wait()
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def background_scoring(features, model_id: str, source_id: str):  # type: ignore[no-untyped-def]
