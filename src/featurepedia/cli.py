@@ -435,7 +435,8 @@ def background_scoring(features, model_id: str, source_id: str):  # type: ignore
     command = [sys.executable, "-m", "featurepedia.cli", "score", "--model", model_id, "--source", source_id,
                "--quiet"]
     nice = shutil.which("nice")
-    return subprocess.Popen([nice, "-n", "10", *command] if nice else command)
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # no library progress bars in the site's log
+    return subprocess.Popen([nice, "-n", "10", *command] if nice else command, env=env)
 
 
 if __name__ == "__main__":
