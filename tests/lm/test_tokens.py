@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from featurepedia.lm.tokens import display_from_bytes, display_tokens
+from featurepedia.lm.tokens import SPECIAL_NOTE, display_from_bytes, display_tokens
 
 
 def test_whole_tokens_decode_as_themselves():
@@ -55,3 +55,24 @@ def test_model_display_equals_the_full_algorithm_with_its_caches_warm(tiny_llama
     for text in texts * 2:  # the second round runs on warm caches
         ids = tiny_llama.to_tokens(text, prepend_bos=True)
         assert tiny_llama.display(ids) == display_tokens(tiny_llama.tokenizer, ids)
+
+
+def test_special_tokens_are_marked_not_text(tiny_llama):
+    eos = tiny_llama.tokenizer.eos_token_id
+    ids = [*tiny_llama.to_tokens("one doc", prepend_bos=True), eos, *tiny_llama.to_tokens("next", prepend_bos=False)]
+    for shown in (tiny_llama.display(ids), display_tokens(tiny_llama.tokenizer, ids)):
+        specials = [t for t in shown if t.special]
+        assert [t.text for t in specials] == [tiny_llama.tokenizer.bos_token, tiny_llama.tokenizer.eos_token]
+        assert all(t.note.startswith(SPECIAL_NOTE) and not t.is_partial for t in specials)
+        assert "end of text" in specials[1].note
+        assert not any(t.note for t in shown if not t.special)
+    # Whole-token cache and full path agree with special tokens in the context, split characters or not.
+    for text in ["plain words", "naïve 日本語"]:
+        ids = [*tiny_llama.to_tokens(text, prepend_bos=True), eos, *tiny_llama.to_tokens(text, prepend_bos=False)]
+        assert tiny_llama.display(ids) == display_tokens(tiny_llama.tokenizer, ids)
+
+
+def test_the_pages_know_how_special_notes_start():
+    from featurepedia.web.catalog import display
+
+    assert SPECIAL_NOTE.startswith(display.SPECIAL_NOTE)

@@ -103,3 +103,13 @@ def test_pages_show_real_data_and_escape_corpus_text(client, tiny_llama, corpus,
     slashed = client.get("/tiny-llama/1-mlp/5/", {"embed": "1"})  # a typed trailing slash finds the page
     assert slashed.status_code == 301 and slashed["Location"] == "/tiny-llama/1-mlp/5?embed=1"
     assert client.get("/tiny-llama/1-mlp/random/").status_code == 302
+
+
+def test_document_separators_are_stored_and_shown_as_special_tokens(client, tiny_llama, corpus, tmp_path):
+    _build(tiny_llama, corpus, tmp_path, DatabaseSink())
+    eos = tiny_llama.tokenizer.eos_token
+    example = next(e for e in ActivationExample.objects.select_related("feature") if eos in e.tokens[1:])
+    position = example.tokens.index(eos, 1)
+    assert example.notes[str(position)].startswith("special token, not text: end of text")
+    page = client.get(reverse("feature", args=["tiny-llama", "1-mlp", example.feature.index])).content.decode()
+    assert 'class="tok special"' in page and "&lt;|endoftext|&gt;" in page

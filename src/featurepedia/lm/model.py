@@ -12,7 +12,13 @@ from torch import Tensor, nn
 
 from featurepedia.lm.architecture import Family, detect_family
 from featurepedia.lm.hooks import HookPoint, HookPointError, StopForward
-from featurepedia.lm.tokens import TokenText, display_from_bytes, token_bytes
+from featurepedia.lm.tokens import (
+    TokenText,
+    display_from_bytes,
+    mark_special,
+    special_token_texts,
+    token_bytes,
+)
 
 # A hook function receives the activation at a hook point, shape [batch, pos, d], and returns it
 # (possibly changed) or None to leave it as it is.
@@ -103,10 +109,13 @@ class LanguageModel:
                     whole[i] = display_from_bytes([cache[i]])[0]
                 except UnicodeDecodeError:
                     whole[i] = None
+        specials = self.__dict__.get("_special_texts")
+        if specials is None:
+            specials = self.__dict__["_special_texts"] = special_token_texts(self.tokenizer)
         shown = [whole[i] for i in ids]
         if any(t is None for t in shown):
-            return display_from_bytes([cache[i] for i in ids])
-        return shown  # type: ignore[return-value]  # no None left
+            return mark_special(ids, display_from_bytes([cache[i] for i in ids]), specials)
+        return mark_special(ids, shown, specials)  # type: ignore[arg-type]  # no None left
 
     def token_text(self, token_id: int) -> str:
         """Display string of one token on its own (cached: logit lists repeat tokens a lot)."""

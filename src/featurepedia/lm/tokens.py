@@ -24,15 +24,45 @@ class TokenText:
 
     Attributes:
         text: the readable text (real spaces and newlines; the web layer makes them visible).
-        note: a hover note for tokens that need one (partial characters), else "".
+        note: a hover note for tokens that need one (partial characters, special tokens), else "".
+        special: a special token of the tokenizer (e.g. the end-of-text token between documents), not text.
     """
 
     text: str
     note: str = ""
+    special: bool = False
 
     @property
     def is_partial(self) -> bool:
-        return bool(self.note)
+        return bool(self.note) and not self.special
+
+
+# Notes of special tokens start with this, so pages can set them apart from text (notes are stored as text).
+SPECIAL_NOTE = "special token, not text"
+
+
+def special_token_texts(tokenizer: Any) -> dict[int, TokenText]:
+    """How to show each special token of a tokenizer (by id): its own text, with a note saying what it is."""
+    eos = getattr(tokenizer, "eos_token_id", None)
+    bos = getattr(tokenizer, "bos_token_id", None)
+    out = {}
+    for token, token_id in zip(getattr(tokenizer, "all_special_tokens", []),
+                               getattr(tokenizer, "all_special_ids", []), strict=False):
+        if token_id == eos:
+            note = f"{SPECIAL_NOTE}: end of text (in corpus contexts: where one document ends and the next begins)"
+        elif token_id == bos:
+            note = f"{SPECIAL_NOTE}: beginning of text"
+        else:
+            note = SPECIAL_NOTE
+        out[int(token_id)] = TokenText(str(token), note, special=True)
+    return out
+
+
+def mark_special(ids: Sequence[int], shown: list[TokenText], specials: dict[int, TokenText]) -> list[TokenText]:
+    """``shown`` with the special tokens among ``ids`` replaced by their marked TokenText."""
+    if specials.keys().isdisjoint(ids):  # ids must be ints: a torch scalar would not match its id
+        return shown
+    return [specials.get(int(i), t) for i, t in zip(ids, shown, strict=True)]
 
 
 @lru_cache(maxsize=1)
@@ -80,8 +110,10 @@ def token_bytes(tokenizer: Any, ids: Sequence[int]) -> list[bytes]:
 
 
 def display_tokens(tokenizer: Any, ids: Sequence[int]) -> list[TokenText]:
-    """Display strings for a token sequence; split characters are resolved using their neighbours."""
-    return display_from_bytes(token_bytes(tokenizer, ids))
+    """Display strings for a token sequence; split characters are resolved using their neighbours, and
+    special tokens are marked."""
+    ids = [int(i) for i in ids]
+    return mark_special(ids, display_from_bytes(token_bytes(tokenizer, ids)), special_token_texts(tokenizer))
 
 
 # Control characters other than newline and tab are shown as their Unicode "control pictures" (␀, ␛, ...):

@@ -13,6 +13,10 @@ from django.utils.safestring import SafeString, mark_safe
 
 from featurepedia.web.catalog.models import ActivationExample
 
+# How featurepedia.lm.tokens.SPECIAL_NOTE starts the note of a special token (not imported from there:
+# importing featurepedia.lm loads torch, which pages do not need; a test checks the two agree).
+SPECIAL_NOTE = "special token"
+
 BIN_TITLES = {"top": "Top activations", "negative": "Not activating (random)"}
 
 
@@ -35,7 +39,7 @@ def render_tokens(tokens: Sequence[str], values: Sequence[float], notes: dict, s
         strength = max(0.0, min(1.0, val / scale)) if scale > 0 else 0.0
         note = notes.get(str(i), "")
         title = f"{tok!r}  {val:.4g}" + (f" — {note}" if note else "")
-        cls = "tok partial" if note else "tok"
+        cls = "tok special" if note.startswith(SPECIAL_NOTE) else "tok partial" if note else "tok"
         spans.append((cls, f"{strength:.3f}", title, _visible(tok)))
     return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', spans)
 
