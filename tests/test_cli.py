@@ -93,3 +93,10 @@ def test_build_to_a_bundle_then_import(capsys, data_dir, tmp_path):
     assert "imported tiny-gpt2/0-mlp (256 features)" in capsys.readouterr().out
     assert main(["import", str(tmp_path / "missing")]) == 2
     assert "not a Featurepedia bundle" in capsys.readouterr().err
+
+
+def test_public_url_must_be_an_origin():
+    assert Settings.from_env({"FEATUREPEDIA_PUBLIC_URL": "https://fp.example.org"}).public_url
+    for bad in ["fp.example.org", "ftp://fp.example.org", "https://fp.example.org/wiki", "https://"]:
+        with pytest.raises(SettingsError, match="FEATUREPEDIA_PUBLIC_URL .*scheme and host"):
+            Settings.from_env({"FEATUREPEDIA_PUBLIC_URL": bad})

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 PLACEHOLDER_SECRET = "insecure-embedded-mode-secret-change-me"
 
@@ -39,13 +40,18 @@ class Settings:
         PLACEHOLDER_SECRET, "Django secret key. Production mode refuses the placeholder.", secret=True
     )
     allowed_hosts: str = _setting("127.0.0.1,localhost", "Comma-separated host names the site answers to.")
+    public_url: str = _setting(
+        "", "The site's address as users see it, e.g. https://featurepedia.example.org, when it runs behind a "
+        "reverse proxy: its host is allowed, forms posted from it pass CSRF checks, and with https the proxy's "
+        "X-Forwarded-Proto header (which the proxy must set) marks requests secure and cookies are secure-only.")
     port: int = _setting(3000, "Port of `featurepedia serve` (3000, as Neuronpedia's clients expect).")
     threads: int = _setting(8, "Worker threads of the embedded web server.")
     default_model: str = _setting("smollm2-135m", "Model id built and shown by `featurepedia demo`.")
     default_source: str = _setting("6-mlp", "Source id built by `featurepedia demo`.")
     demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source.")
     torch_threads: int = _setting(0, "torch CPU threads; 0 lets torch choose (all cores).")
-    redis_url: str = _setting("", "Redis URL for cache and rate limits in production, e.g. redis://127.0.0.1:6379/0.")
+    redis_url: str = _setting("", "Redis URL, e.g. redis://127.0.0.1:6379/0: the cache shared by all web processes, "
+                              "which also holds sessions (backed by the database). Empty: a per-process memory cache.")
     openai_base_url: str = _setting("https://api.openai.com/v1", "OpenAI-compatible endpoint for the openai "
                                     "explainer and LLM scorers (OpenAI, vLLM, Ollama, llama.cpp server).")
     openai_api_key: str = _setting("", "API key sent to that endpoint (empty for local servers).", secret=True)
@@ -90,6 +96,15 @@ class Settings:
         if self.email_verification not in ("", "mandatory", "optional", "none"):
             raise SettingsError(f"FEATUREPEDIA_EMAIL_VERIFICATION is {self.email_verification!r}; use mandatory, "
                                 "optional or none.")
+        if self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError(f"FEATUREPEDIA_REDIS_URL is {self.redis_url!r}; use redis://host:port/db "
+                                "(rediss:// for TLS, unix:///path/to/socket).")
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+                    or parts.query or parts.fragment:
+                raise SettingsError(f"FEATUREPEDIA_PUBLIC_URL is {self.public_url!r}; use the site's origin, "
+                                    "e.g. https://featurepedia.example.org (scheme and host, no path).")
         if self.mode == "production" and (not self.secret_key or self.secret_key == PLACEHOLDER_SECRET):
             raise SettingsError(
                 "FEATUREPEDIA_SECRET_KEY is the placeholder; production mode needs a real secret "

@@ -64,3 +64,30 @@ def test_settings_for_players_and_visitors(client, make_user):
                                       "explicit_filter": "on", "blind_mode": "on"})
     user.profile.refresh_from_db()
     assert (user.profile.country, user.profile.region, user.profile.explicit_filter) == ("GB", "Kent", True)
+
+
+def _signup_through_a_proxy(host: str, proto: str):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    headers = {"HTTP_HOST": host, "HTTP_X_FORWARDED_PROTO": proto}
+    page = client.get(reverse("account_signup"), **headers)
+    token = page.cookies["csrftoken"].value
+    return client.post(reverse("account_signup"), {"email": "pat@example.org", "password1": "a-long-pass-phrase",
+                                                   "csrfmiddlewaretoken": token},
+                       HTTP_ORIGIN=f"https://{host}", HTTP_REFERER=f"https://{host}/accounts/signup/", **headers)
+
+
+def test_forms_work_behind_a_tls_proxy_when_the_public_url_is_set(settings):
+    from featurepedia.web.settings import behind_proxy
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "fp.example.org"]
+    # Without it, a form posted from https://fp.example.org reaches the site as plain http: CSRF refuses it.
+    assert _signup_through_a_proxy("fp.example.org", "https").status_code == 403
+    for name, value in behind_proxy("https://fp.example.org").items():
+        setattr(settings, name, value)
+    response = _signup_through_a_proxy("fp.example.org", "https")
+    assert response.status_code == 302
+    assert response.cookies["sessionid"]["secure"]
+    link = next(w for w in mail.outbox[-1].body.split() if "/accounts/confirm-email/" in w)
+    assert link.startswith("https://fp.example.org/accounts/confirm-email/")  # links in e-mails use https

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -16,6 +17,42 @@ BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = _s.secret_key
 DEBUG = False
 ALLOWED_HOSTS = [h.strip() for h in _s.allowed_hosts.split(",") if h.strip()] + ["testserver"]
+
+
+def behind_proxy(public_url: str) -> dict[str, Any]:
+    """Django settings for a site served behind a reverse proxy at ``public_url`` (scheme://host[:port])."""
+    parts = urlsplit(public_url)
+    https = parts.scheme == "https"
+    return {
+        "CSRF_TRUSTED_ORIGINS": [f"{parts.scheme}://{parts.netloc}"] if public_url else [],
+        # The proxy terminates TLS and must set (never pass through) X-Forwarded-Proto.
+        "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https") if https else None,
+        "SESSION_COOKIE_SECURE": https,
+        "CSRF_COOKIE_SECURE": https,
+    }
+
+
+def caches_for(redis_url: str) -> dict[str, Any]:
+    """Django's CACHES: Redis, shared by every web process, when a URL is given; else per-process memory."""
+    if redis_url:
+        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url,
+                            "KEY_PREFIX": "featurepedia"}}
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = caches_for(_s.redis_url)
+# With Redis, sessions are read from the cache and written through to the database (they survive a
+# Redis restart); without it they stay in the database alone.
+SESSION_ENGINE = ("django.contrib.sessions.backends.cached_db" if _s.redis_url
+                  else "django.contrib.sessions.backends.db")
+
+_proxy = behind_proxy(_s.public_url)
+CSRF_TRUSTED_ORIGINS = _proxy["CSRF_TRUSTED_ORIGINS"]
+SECURE_PROXY_SSL_HEADER = _proxy["SECURE_PROXY_SSL_HEADER"]
+SESSION_COOKIE_SECURE = _proxy["SESSION_COOKIE_SECURE"]
+CSRF_COOKIE_SECURE = _proxy["CSRF_COOKIE_SECURE"]
+if _s.public_url:
+    ALLOWED_HOSTS.append(str(urlsplit(_s.public_url).hostname))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,0 +1,57 @@
+"""Production wiring over real services: the Redis cache shared by web processes, sessions through it."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django.core.cache import caches
+from django.urls import reverse
+
+from featurepedia.settings import Settings, SettingsError
+from featurepedia.web.settings import caches_for
+
+pytestmark = pytest.mark.django_db
+
+REDIS_URL = "redis://127.0.0.1:6379/15"  # a database of its own, emptied by the tests
+
+
+@pytest.fixture
+def redis_cache(settings):
+    server = redis.Redis.from_url(REDIS_URL)
+    server.flushdb()
+    settings.CACHES = caches_for(REDIS_URL)
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    caches.close_all()
+    yield server
+    server.flushdb()
+    caches.close_all()
+
+
+def test_the_cache_is_shared_through_redis(redis_cache):
+    caches["default"].set("answer", 42, timeout=60)
+    assert redis_cache.dbsize() == 1 and b"featurepedia" in redis_cache.keys()[0]
+    # Another process (a fresh connection) sees the value.
+    caches.close_all()
+    assert caches["default"].get("answer") == 42
+
+
+def test_sessions_live_in_redis_and_in_the_database(redis_cache, client, make_user):
+    from django.contrib.sessions.models import Session
+
+    user = make_user("robin")
+    client.force_login(user)
+    assert client.get(reverse("profile")).status_code == 200
+    key = client.cookies["sessionid"].value
+    assert any(key.encode() in k for k in redis_cache.keys())
+    assert Session.objects.filter(session_key=key).exists()  # written through: survives a Redis restart
+    redis_cache.flushdb()
+    assert client.get(reverse("profile")).status_code == 200  # still signed in, read back from the database
+
+
+def test_without_redis_the_cache_is_per_process():
+    assert caches_for("")["default"]["BACKEND"].endswith("LocMemCache")
+
+
+def test_redis_url_is_checked():
+    with pytest.raises(SettingsError, match="FEATUREPEDIA_REDIS_URL .*redis://host:port/db"):
+        Settings.from_env({"FEATUREPEDIA_REDIS_URL": "127.0.0.1:6379"})
