@@ -15,6 +15,9 @@ EPILOG = "settings (environment variables):\n" + "\n".join(
     f"  {name}  (default: {default})\n      {text}" for name, default, text in settings_help())
 
 
+MIGRATE_LOCK = 0x46504D47  # PostgreSQL advisory lock key held while migrating ("FPMG")
+
+
 class CommandError(Exception):
     """A user-facing error: printed without a traceback, exit status 2."""
 
@@ -137,7 +140,19 @@ def _django() -> None:
     from featurepedia.web import setup
 
     setup()
-    call_command("migrate", verbosity=0, interactive=False)
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        call_command("migrate", verbosity=0, interactive=False)
+        return
+    # Several processes (web, workers) may start at once on a new database: one migrates, the others wait
+    # for it (a session-level advisory lock) and then find nothing left to do.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK])
+        try:
+            call_command("migrate", verbosity=0, interactive=False)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK])
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

@@ -55,3 +55,28 @@ def test_without_redis_the_cache_is_per_process():
 def test_redis_url_is_checked():
     with pytest.raises(SettingsError, match="FEATUREPEDIA_REDIS_URL .*redis://host:port/db"):
         Settings.from_env({"FEATUREPEDIA_REDIS_URL": "127.0.0.1:6379"})
+
+
+def test_processes_starting_at_once_on_a_new_postgres_database_all_come_up(tmp_path):
+    """Web processes and workers run migrations as they start; on a new database only one may do it."""
+    import os
+    import subprocess
+    import sys
+
+    import psycopg
+
+    name = "featurepedia_migrate_race"
+    with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    env = {**os.environ, "FEATUREPEDIA_DATABASE_URL": f"postgres://root@127.0.0.1:5432/{name}",
+           "FEATUREPEDIA_DATA_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "featurepedia.cli", "score", "--model", "nope", "--source", "6-mlp"]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    for code, err in results:
+        # Each got past the migrations to the command's own, clear error about the unknown model.
+        assert code == 2 and "no source nope/6-mlp" in err and "Traceback" not in err, err[-2000:]
