@@ -60,6 +60,8 @@ def test_settings_for_players_and_visitors(client, make_user):
     client.force_login(user)
     bad = client.post(reverse("settings"), {"country": "Britain", "display_name": "Finn"})
     assert bad.status_code == 400 and "two-letter country code" in bad.content.decode()
+    assert client.post(reverse("settings"), {"country": "XX"}).status_code == 400  # two letters, no country
+    assert '<option value="GB">United Kingdom</option>' in client.get(reverse("settings")).content.decode()
     client.post(reverse("settings"), {"country": "gb", "region": "Kent", "display_name": "Finn",
                                       "explicit_filter": "on", "blind_mode": "on"})
     user.profile.refresh_from_db()

@@ -184,7 +184,9 @@ def test_points_streaks_and_leaderboards(world, make_user, client):
     client.force_login(alice)
     page = client.get(reverse("leaderboard")).content.decode()
     assert "You are <strong>#2</strong>" in page and "bob" in page
-    assert client.get(reverse("leaderboard"), {"period": "week", "country": "GB"}).status_code == 200
+    by_country = client.get(reverse("leaderboard"), {"period": "all", "country": "GB"}).content.decode()
+    assert "United Kingdom · Kent" in by_country and "alice" not in by_country  # named, and only GB players
+    assert '<option value="GB" selected>United Kingdom</option>' in by_country
     assert "alice" in client.get("/").content.decode()  # top players on the home page
 
 

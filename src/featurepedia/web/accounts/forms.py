@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import re
-
 from django import forms
+from django_countries import countries
 
 from featurepedia.web.game.models import Profile
 
 
+class CountryField(forms.ChoiceField):
+    """An ISO 3166 country, picked from the list (codes typed by hand are accepted in any case)."""
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(choices=[("", "None (stay off country boards)"), *countries], **kwargs)
+        self.error_messages["invalid_choice"] = ("“%(value)s” is not a two-letter country code; pick your "
+                                                 "country from the list.")
+
+    def to_python(self, value: object) -> str:
+        return super().to_python(value).strip().upper()
+
+
 class ProfileForm(forms.ModelForm):
-    # Wider than the stored two letters so "Britain" gets a helpful message rather than a length error.
-    country = forms.CharField(max_length=60, required=False, label="Country",
-                              help_text="Two letters, e.g. GB, US, DE, IN. Leave empty to stay off country boards.")
+    country = CountryField(required=False, label="Country",
+                           help_text="Puts you on your country's leaderboard. Leave empty to stay off it.")
 
     class Meta:
         model = Profile
@@ -20,13 +30,6 @@ class ProfileForm(forms.ModelForm):
         labels = {"display_name": "Name on leaderboards", "explicit_filter": "Hide clues with explicit words",
                   "advanced_mode": "Advanced mode (authors, methods, all scores, filters)",
                   "blind_mode": "Blind mode (hide others' explanations until I answer)"}
-        help_texts = {"country": "Two letters, e.g. GB, US, DE, IN. Leave empty to stay off country boards."}
-
-    def clean_country(self) -> str:
-        country = self.cleaned_data["country"].strip().upper()
-        if country and not re.fullmatch(r"[A-Z]{2}", country):
-            raise forms.ValidationError(f"“{country}” is not a two-letter country code; use e.g. GB or US.")
-        return country
 
 
 class VisitorSettingsForm(forms.Form):

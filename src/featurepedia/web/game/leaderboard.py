@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
+from django_countries import countries
 
 from featurepedia.web.game.models import PlayEvent
 
@@ -21,6 +22,10 @@ class Row:
     country: str
     region: str
     points: int
+
+    @property
+    def country_name(self) -> str:
+        return str(countries.name(self.country)) or self.country
 
 
 def period_start(period: str, now: datetime | None = None) -> datetime | None:

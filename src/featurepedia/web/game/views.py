@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_countries import countries
 
 from featurepedia.web.catalog.models import Feature
 from featurepedia.web.explanations import services
@@ -150,4 +151,5 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
     me = boards.rank_of(request.user, period) if request.user.is_authenticated else (None, 0)
     return render(request, "game/leaderboard.html", {
         "rows": rows, "period": period, "periods": boards.PERIODS, "country": country, "region": region,
+        "countries": list(countries),
         "my_rank": me[0], "my_points": me[1]})
