@@ -85,7 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
 
     demo = sub.add_parser("demo", help="prepare the embedded model and corpus, build the default source if "
-                          "missing, then serve")
+                          "missing, explain its features, then serve",
+                          description="Prepare the embedded model and corpus, build the default source if it is "
+                          "missing, give every feature a token-list explanation and create the default campaign, "
+                          "then serve the site while a low-priority background process scores the explanations "
+                          "(resumable: a later run scores what is left). Idempotent: later runs start at once.")
     _serve_args(demo)
     demo.add_argument("--tokens", type=int, default=None, help="token budget of the default build "
                       "(default: FEATUREPEDIA_DEMO_TOKENS)")
