@@ -151,6 +151,24 @@ def test_an_error_in_the_overlapped_collector_stops_the_run(tiny_llama, tmp_path
     assert not (tmp_path / "e" / "run.json").exists()  # nothing half-written passes for a finished bundle
 
 
+def test_an_error_in_a_background_parquet_write_stops_the_run(tiny_llama, tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    real_write = pq.ParquetWriter.write_table
+    calls = []
+
+    def failing(self, table, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        real_write(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    with pytest.raises(OSError, match="disk full"):
+        _run(tiny_llama, tmp_path, "w", _config(n_tokens=N_TOKENS // 4))
+    assert not (tmp_path / "w" / "run.json").exists()
+
+
 def test_a_changed_config_does_not_resume_a_stale_checkpoint(tiny_llama, tmp_path):
     with pytest.raises(Interrupted):
         _run(tiny_llama, tmp_path, "d", _config(), stop_after_batches=2)

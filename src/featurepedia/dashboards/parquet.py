@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,10 @@ class ParquetSink:
         self._examples: pq.ParquetWriter | None = None
         self._contexts: pq.ParquetWriter | None = None
         self._written: dict[tuple[int, ...], int] = {}  # token ids -> context id, for contexts written
+        # Tables are built here, then written (compressed, to disk) on a thread while the caller builds
+        # the next chunk: write_table releases the GIL. One write at a time, in order.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
+        self._pending: Future[None] | None = None
 
     def begin(self, run: RunInfo) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +68,7 @@ class ParquetSink:
 
     def write_features(self, features: list[FeatureDashboard]) -> None:
         assert self._features and self._examples and self._contexts, "begin() first"
-        self._features.write_table(pa.Table.from_pylist([_feature_row(f) for f in features], FEATURE_SCHEMA))
+        writes = [(self._features, pa.Table.from_pylist([_feature_row(f) for f in features], FEATURE_SCHEMA))]
         new_contexts = []
         ids = []
         for f in features:
@@ -75,19 +80,34 @@ class ParquetSink:
                     new_contexts.append((self._written[key], e))
                 ids.append(self._written[key])
         if new_contexts:
-            self._contexts.write_table(pa.table({
+            writes.append((self._contexts, pa.table({
                 "context": [c for c, _ in new_contexts], "token_ids": [e.token_ids for _, e in new_contexts],
                 "tokens": [e.tokens for _, e in new_contexts],
                 "notes": [json.dumps({str(k): v for k, v in e.notes.items()}) if e.notes else "{}"
-                          for _, e in new_contexts]}, schema=CONTEXT_SCHEMA))
-        self._examples.write_table(_examples_table(features, ids))
+                          for _, e in new_contexts]}, schema=CONTEXT_SCHEMA)))
+        writes.append((self._examples, _examples_table(features, ids)))
+        self._wait()
+        self._pending = self._writer.submit(_write_all, writes)
+
+    def _wait(self) -> None:
+        """Wait for the write in flight; its error, if any, is raised here."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def finish(self, run: RunInfo) -> None:
+        self._wait()
+        self._writer.shutdown()
         for writer in (self._features, self._examples, self._contexts):
             if writer is not None:
                 writer.close()
         (self.folder / RUN).write_text(json.dumps({"format": FORMAT_VERSION, **run.to_dict()}, indent=2,
                                                   default=str))
+
+
+def _write_all(writes: list[tuple[pq.ParquetWriter, pa.Table]]) -> None:
+    for writer, table in writes:
+        writer.write_table(table)
 
 
 def _feature_row(f: FeatureDashboard) -> dict[str, Any]:

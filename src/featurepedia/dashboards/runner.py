@@ -7,6 +7,7 @@ neighbours) are written to the sink in chunks of features.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -102,9 +103,10 @@ def run_dashboards(
     if collector.contexts_done == 0:
         raise ValueError(f"corpus {config.contexts.corpus!r} gave no context of {config.contexts.ctx_len} tokens")
     # Logit effects and neighbours need no corpus: a thread computes them chunk by chunk while the main
-    # thread saves the checkpoint and builds each chunk's examples (pure Python: the other core is free).
+    # thread saves the checkpoint and builds each chunk's examples (pure Python, which leaves the cores
+    # mostly free: the thread uses as many intra-op threads as the forward pass did).
     views = _prefetched(weight_view_chunks(model, source, config.n_logits, config.n_neighbours, CHUNK),
-                        initializer=_one_torch_thread)
+                        initializer=functools.partial(torch.set_num_threads, torch.get_num_threads()))
     _save(collector, config, run_dir)
     pass_done = time.perf_counter()
     info = _run_info(model, source, config, collector)
