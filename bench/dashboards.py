@@ -1,9 +1,10 @@
 """Benchmark: the dashboards pipeline against the bare forward pass to the hook layer, same tokens.
 
 Each size runs in a fresh process (so peak memory is its own): it loads the model, materialises the
-contexts, then alternates the bare forward pass (to the hook layer, plus source encode) and the full
-pipeline (tokenising the corpus, streaming pass, finalisation, Parquet writes) --repeat times, ending
-with a forward pass; the ratio uses the fastest run of each, side by side in one process (noise on a
+contexts, then runs the bare forward pass (to the hook layer, plus source encode) and the full pipeline
+(tokenising the corpus, streaming pass, finalisation, Parquet writes) --repeat times each, in the order
+F P P F F P ... so that both get as many runs and as many early and late slots (the machine's speed
+drifts during a run); the ratio uses the fastest run of each, side by side in one process (noise on a
 shared machine only ever adds time). Every run's time is printed too.
 
     python bench/dashboards.py [--model smollm2-135m] [--source 6-mlp] [--tokens 100000] [--growth 4]
@@ -61,15 +62,21 @@ def measure(model_id: str, source_id: str, tokens: int, batch_size: int, repeat:
     rss_base = peak_rss_mb()
     forwards, pipelines, timings = [], [], []
     rss_before = peak_rss_mb()
-    for _ in range(repeat):  # forward and pipeline alternate, so drifts in machine speed hit both
-        forwards.append(forward())
+    def pipeline() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             info = run_dashboards(model, source, config, ParquetSink(Path(tmp) / "bundle"), Path(tmp) / "run",
                                   progress=False)
             pipelines.append(time.perf_counter() - start)
             timings.append(info.timings)
-    forwards.append(forward())
+
+    for i in range(repeat):  # F P, P F, F P, ...: equal counts, and drifts in machine speed hit both alike
+        if i % 2 == 0:
+            forwards.append(forward())
+            pipeline()
+        else:
+            pipeline()
+            forwards.append(forward())
     rss_after = peak_rss_mb()
     # The fastest of each: noise (other tenants, frequency changes) only ever adds time.
     forward_s, pipeline = min(forwards), min(pipelines)
@@ -100,8 +107,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--growth", type=int, default=4, help="also run growth x tokens (0 = skip)")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="pipeline runs per size, alternating with forward runs; the fastest of each counts")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each per size, in the order F P P F F P ...; the fastest of each counts")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
