@@ -156,8 +156,8 @@ def _prefetched(items: Iterator[T], initializer: Callable[[], None] | None = Non
 
 
 def _one_torch_thread() -> None:
-    """Side work runs with one intra-op thread (the setting is per thread): the forward pass keeps its own
-    threads, and the two do not oversubscribe the cores."""
+    """The collector's worker runs with one intra-op thread (the setting is per thread): the forward pass
+    it overlaps keeps its own threads, and the two do not oversubscribe the cores."""
     torch.set_num_threads(1)
 
 
