@@ -2,10 +2,15 @@
 
 Each size runs in a fresh process (so peak memory is its own): it loads the model, materialises the
 contexts, then runs the bare forward pass (to the hook layer, plus source encode) and the full pipeline
-(tokenising the corpus, streaming pass, finalisation, Parquet writes) --repeat times each, in the order
-F P P F F P ... so that both get as many runs and as many early and late slots (the machine's speed
-drifts during a run); the ratio uses the fastest run of each, side by side in one process (noise on a
-shared machine only ever adds time). Every run's time is printed too.
+(tokenising the corpus, streaming pass, finalisation, Parquet writes) --repeat times each, in adjacent
+pairs whose order alternates: F P, P F, F P, P F ... The machine's speed drifts during a run (it slows
+under sustained load) and other tenants add spikes, so:
+
+- ``ratio`` is the median over the pairs of forward time / pipeline time: each pair's two runs see the
+  same machine, alternating the order cancels the drift's bias, and the median ignores a spiked pair;
+- ``ratio_fastest`` (fastest forward run / fastest pipeline run) and ``ratio_mean`` are printed beside it.
+  With an even number of pairs both runs have the same slots on average; with drift, "fastest" favours
+  whichever ran first. Every run's time is printed too.
 
     python bench/dashboards.py [--model smollm2-135m] [--source 6-mlp] [--tokens 100000] [--growth 4]
 
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,7 +76,7 @@ def measure(model_id: str, source_id: str, tokens: int, batch_size: int, repeat:
             pipelines.append(time.perf_counter() - start)
             timings.append(info.timings)
 
-    for i in range(repeat):  # F P, P F, F P, ...: equal counts, and drifts in machine speed hit both alike
+    for i in range(repeat):  # F P, P F, F P, ...: a drift in machine speed favours neither
         if i % 2 == 0:
             forwards.append(forward())
             pipeline()
@@ -78,13 +84,20 @@ def measure(model_id: str, source_id: str, tokens: int, batch_size: int, repeat:
             pipeline()
             forwards.append(forward())
     rss_after = peak_rss_mb()
-    # The fastest of each: noise (other tenants, frequency changes) only ever adds time.
-    forward_s, pipeline = min(forwards), min(pipelines)
+    pair_ratios = [f / p for f, p in zip(forwards, pipelines, strict=True)]
+    ratio = statistics.median(pair_ratios)
+    # Times matching the headline ratio: the forward pass's median, and the pipeline time it implies.
+    forward_s = statistics.median(forwards)
+    pipeline_s = forward_s / ratio
     return {
         "tokens": n_tokens, "features": source.n_features,
-        "forward_s": round(forward_s, 2), "pipeline_s": round(pipeline, 2),
-        "forward_tok_s": round(n_tokens / forward_s, 1), "pipeline_tok_s": round(n_tokens / pipeline, 1),
-        "ratio": round(forward_s / pipeline, 3),
+        "forward_s": round(forward_s, 2), "pipeline_s": round(pipeline_s, 2),
+        "forward_tok_s": round(n_tokens / forward_s, 1), "pipeline_tok_s": round(n_tokens / pipeline_s, 1),
+        "ratio": round(ratio, 3), "pair_ratios": [round(r, 3) for r in pair_ratios],
+        "ratio_fastest": round(min(forwards) / min(pipelines), 3),
+        "ratio_mean": round(statistics.mean(forwards) / statistics.mean(pipelines), 3),
+        # The streaming pass alone (without finishing) against the forward pass, the same way.
+        "pass_ratio": round(statistics.median(f / t["pass_s"] for f, t in zip(forwards, timings, strict=True)), 3),
         "peak_rss_mb": round(rss_after, 1), "model_rss_mb": round(rss_base, 1),
         "pipeline_extra_rss_mb": round(max(0.0, rss_after - rss_before), 1),
         "forward_runs_s": [round(x, 2) for x in forwards], "pipeline_runs_s": [round(x, 2) for x in pipelines],
@@ -93,9 +106,9 @@ def measure(model_id: str, source_id: str, tokens: int, batch_size: int, repeat:
     }
 
 
-def run_child(args: argparse.Namespace, tokens: int) -> dict:
+def run_child(args: argparse.Namespace, tokens: int, repeat: int) -> dict:
     cmd = [sys.executable, __file__, "--single", "--model", args.model, "--source", args.source,
-           "--tokens", str(tokens), "--batch-size", str(args.batch_size), "--repeat", str(args.repeat)]
+           "--tokens", str(tokens), "--batch-size", str(args.batch_size), "--repeat", str(repeat)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -107,29 +120,31 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--growth", type=int, default=4, help="also run growth x tokens (0 = skip)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each per size, in the order F P P F F P ...; the fastest of each counts")
+    parser.add_argument("--repeat", type=int, default=4,
+                        help="pairs of runs (one of each, order alternating) at the base size")
+    parser.add_argument("--growth-repeat", type=int, default=2, help="pairs of runs at the grown size")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
         print(json.dumps(measure(args.model, args.source, args.tokens, args.batch_size, args.repeat)))
         return
-    base = run_child(args, args.tokens)
+    base = run_child(args, args.tokens, args.repeat)
     print(f"{base['tokens']:>9,} tokens: forward {base['forward_tok_s']:>7.0f} tok/s   pipeline "
           f"{base['pipeline_tok_s']:>7.0f} tok/s   ratio {base['ratio']:.3f}   peak RSS {base['peak_rss_mb']:.0f} MB "
           f"(pipeline adds {base['pipeline_extra_rss_mb']:.0f} MB)")
     result = {k: base[k] for k in ("tokens", "features", "pipeline_tok_s", "forward_tok_s", "ratio",
+                                   "pair_ratios", "ratio_fastest", "ratio_mean", "pass_ratio",
                                    "peak_rss_mb", "pipeline_extra_rss_mb", "torch_threads", "pass_s",
                                    "finalize_s", "forward_runs_s", "pipeline_runs_s")}
-    result["pass_ratio"] = round(base["forward_s"] / base["pass_s"], 3) if base["pass_s"] else None
     result["model"], result["source"] = args.model, args.source
     if args.growth:
-        big = run_child(args, args.tokens * args.growth)
+        big = run_child(args, args.tokens * args.growth, args.growth_repeat)
         print(f"{big['tokens']:>9,} tokens: forward {big['forward_tok_s']:>7.0f} tok/s   pipeline "
               f"{big['pipeline_tok_s']:>7.0f} tok/s   ratio {big['ratio']:.3f}   peak RSS {big['peak_rss_mb']:.0f} MB "
               f"(pipeline adds {big['pipeline_extra_rss_mb']:.0f} MB)")
         result["growth"] = {
             "factor": args.growth, "tokens": big["tokens"], "ratio": big["ratio"],
+            "pair_ratios": big["pair_ratios"],
             "pipeline_time_x": round(big["pipeline_s"] / base["pipeline_s"], 2),
             "forward_time_x": round(big["forward_s"] / base["forward_s"], 2),
             "peak_rss_mb": big["peak_rss_mb"],

@@ -121,20 +121,36 @@ def test_histogram_is_exact_while_its_range_grows(signed):
 
 
 @pytest.mark.parametrize("signed", [True, False])
-def test_histogram_discounts_known_zero_rows(signed):
-    """A batch passed whole with zeroed BOS rows counts exactly like the batch without them."""
+def test_histogram_skips_bos_positions(signed):
+    """A batch passed whole with its BOS positions skipped counts exactly like the batch without them."""
     rng = np.random.default_rng(1)
     plain = Histogram(4, n_bins=16, signed=signed)
     with_bos = Histogram(4, n_bins=16, signed=signed)
     for scale in (0.3, 5.0):  # the second batch makes the range grow
         acts = torch.tensor(rng.normal(0, scale, size=(3, 10, 4)), dtype=torch.float32)  # [contexts, T, F]
-        acts[:, 0, :] = 0.0
-        body = acts[:, 1:, :]
-        plain.update(body.reshape(-1, 4))
-        with_bos.update(acts, zeros=acts.shape[0])
+        acts[:, 0, :] = 100.0  # would grow the range and fill the top bins if it were counted
+        plain.update(acts[:, 1:, :].reshape(-1, 4))
+        with_bos.update(acts, skip_first=True)
     assert torch.equal(with_bos.counts, plain.counts)
     assert torch.equal(with_bos.off, plain.off)
     assert torch.equal(with_bos.half_range, plain.half_range)
+    assert int(plain.counts.sum() + plain.off.sum()) == 2 * 3 * 9 * 4
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_histogram_counted_by_feature_ranges_equals_counted_whole(signed):
+    """Threads count disjoint feature ranges of one prepared batch: together they equal one count."""
+    rng = np.random.default_rng(3)
+    whole = Histogram(37, n_bins=32, signed=signed)
+    split = Histogram(37, n_bins=32, signed=signed)
+    for scale in (0.5, 3.0):
+        acts = torch.tensor(rng.normal(0, scale, size=(4, 6, 37)), dtype=torch.float32)
+        whole.update(acts)
+        split.prepare(acts.amax(dim=(0, 1)), acts.amin(dim=(0, 1)), acts.shape)
+        for features in ((0, 16), (16, 32), (32, 37)):
+            split.count(acts, skip_first=False, features=features)
+    assert torch.equal(split.counts, whole.counts)
+    assert torch.equal(split.off, whole.off)
 
 
 def test_active_counts_interpolate_within_the_threshold_bin():
@@ -161,3 +177,74 @@ def test_extremes():
     torch.testing.assert_close(ext.max, values.amax(0))
     torch.testing.assert_close(ext.min, values.amin(0))
     assert int(ext.n_tokens) == 100
+
+
+def test_top_contexts_by_feature_ranges_touch_only_their_features_and_mark_used_contexts():
+    gen = torch.Generator().manual_seed(4)
+    acts = torch.randn(40, 6, 20, generator=gen)  # [N, T, F]
+    whole, split = TopContexts(20, k=4, ctx_len=6), TopContexts(20, k=4, ctx_len=6)
+    for start, batch in _batches(acts, 16):
+        scores = batch.amax(dim=1)
+        whole.update(scores, batch, start)
+        before = split.scores[16:].clone()
+        used = np.zeros(batch.shape[0], dtype=np.bool_)
+        split.update(scores, batch, start, features=(0, 16), used=used)
+        assert torch.equal(split.scores[16:], before)  # the other range is left alone
+        split.update(scores, batch, start, features=(16, 20), used=used)
+        held = {int(c) - start for c in split.context_ids.flatten() if c >= start}
+        assert held <= set(np.flatnonzero(used).tolist())  # every context that entered a slot is marked
+    assert torch.equal(split.scores, whole.scores)
+    assert torch.equal(split.context_ids, whole.context_ids)
+    assert torch.equal(split.values, whole.values)
+
+
+@pytest.mark.parametrize("nonnegative", [False, True])
+def test_collector_state_is_the_same_on_any_number_of_threads(nonnegative):
+    """A batch's work is split between threads by features; the result must not depend on the split."""
+    from featurepedia.corpus import ContextSpec
+    from featurepedia.dashboards.collector import Collector
+    from featurepedia.dashboards.config import RunConfig
+
+    config = RunConfig(model="m", source="s", top_k=3, quantile_bins=2, per_bin=2, n_negative=2,
+                       contexts=ContextSpec(ctx_len=8, seed=5))
+    gen = torch.Generator().manual_seed(6)
+    batches = [torch.randn(5, 8, 70, generator=gen) * (1 + i) for i in range(4)]
+    if nonnegative:
+        batches = [b.relu() for b in batches]
+    ids = [torch.randint(0, 100, (5, 8), generator=gen) for _ in batches]
+    states = []
+    for threads in (1, 3):
+        collector = Collector(config, 70, nonnegative, threads=threads)
+        assert len(collector.parts) == threads
+        for acts, tokens in zip(batches, ids, strict=True):
+            collector.update(acts.clone(), skip_first=True, token_ids=tokens)
+        collector.close()
+        states.append(collector.state_dict())
+    one, three = states
+    for name in ("top", "sample", "negative", "hist", "extremes"):
+        for key, value in one[name].items():
+            assert torch.equal(value, three[name][key]), (name, key)
+    assert one["kept"] == three["kept"] and one["kept"]
+    held = {int(c) for acc in ("top", "sample", "negative") for c in one[acc]["context_ids"].flatten() if c >= 0}
+    assert held <= one["kept"].keys()  # finishing finds every held context's tokens
+
+
+def test_an_error_on_a_collector_helper_thread_is_raised_by_update(monkeypatch):
+    from featurepedia.corpus import ContextSpec
+    from featurepedia.dashboards import kernels
+    from featurepedia.dashboards.collector import Collector
+    from featurepedia.dashboards.config import RunConfig
+
+    real = kernels.context_extremes
+
+    def failing(acts, start, f0, f1, ctx_max, ctx_min):
+        if f0 > 0:  # only the part that runs on the helper thread
+            raise MemoryError("helper part failed")
+        return real(acts, start, f0, f1, ctx_max, ctx_min)
+
+    monkeypatch.setattr(kernels, "context_extremes", failing)
+    collector = Collector(RunConfig(model="m", source="s", contexts=ContextSpec(ctx_len=4)), 40, False, threads=2)
+    with pytest.raises(MemoryError, match="helper part"):
+        collector.update(torch.randn(2, 4, 40), skip_first=True)
+    assert collector.batches_done == 0
+    collector.close()

@@ -129,13 +129,13 @@ def test_resume_after_interruption_gives_identical_results(built, tiny_llama, tm
     assert json.loads((tmp_path / "run-c" / "config.json").read_text())["n_tokens"] == N_TOKENS
 
 
-def test_the_worker_thread_leaves_the_callers_torch_threads_alone(tiny_llama, tmp_path):
+def test_a_run_leaves_the_callers_torch_threads_alone(tiny_llama, tmp_path):
     before = torch.get_num_threads()
     _run(tiny_llama, tmp_path, "t")
     assert torch.get_num_threads() == before
 
 
-def test_an_error_in_the_overlapped_collector_stops_the_run(tiny_llama, tmp_path, monkeypatch):
+def test_an_error_in_the_collector_stops_the_run(tiny_llama, tmp_path, monkeypatch):
     from featurepedia.dashboards.collector import Collector
 
     real_update = Collector.update

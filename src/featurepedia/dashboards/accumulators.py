@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from featurepedia.dashboards import kernels
+
 NEG_INF = float("-inf")
-TRANSPOSE_ROWS = 64  # rows per block when the histogram transposes a batch
 
 
 class TopContexts:
@@ -21,47 +23,43 @@ class TopContexts:
 
     Used twice: scores = a context's max activation (top examples), and scores = random keys
     (a uniform reservoir sample: keeping the k largest of i.i.d. uniform keys is reservoir sampling).
+    Slots are not kept sorted; empty slots have score -inf and context id -1.
     """
 
-    def __init__(self, n_features: int, k: int, ctx_len: int, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(self, n_features: int, k: int, ctx_len: int) -> None:
         self.k = k
         self.scores = torch.full((n_features, k), NEG_INF)  # [F, k]
         self.context_ids = torch.full((n_features, k), -1, dtype=torch.long)  # [F, k] global context index
-        self.values = torch.zeros((n_features, k, ctx_len), dtype=dtype)  # [F, k, T]
+        self.values = torch.zeros((n_features, k, ctx_len))  # [F, k, T]
 
-    def update(self, scores: Tensor, acts: Tensor, first_context: int) -> None:
-        """Merge a batch in, writing only the slots that change (slots are not kept sorted).
-
-        The m best candidates of each feature (m = the most candidates any feature has above its weakest
-        slot, usually a handful) are paired best-first with its m weakest slots, weakest first; a candidate
-        replaces its slot when it scores higher. That is exactly the top k of slots and batch together
-        (both lists are sorted, so the replacements are a prefix), without ranking all k + batch entries.
+    def update(self, scores: Tensor, acts: Tensor, first_context: int, features: tuple[int, int] | None = None,
+               used: np.ndarray | None = None) -> int:
+        """Merge a batch in: afterwards each feature holds the top k of its slots and the batch together
+        (a context replaces the weakest slot only when it scores strictly higher; -inf never enters).
 
         Args:
             scores: [batch, F] score of each context for each feature (-inf = never keep).
-            acts: [batch, T, F] per-token activations of the batch.
+            acts: [batch, T, F] per-token activations of the batch (float32).
             first_context: global index of the batch's first context.
+            features: only this range [f0, f1) of features (the rest is left alone).
+            used: [batch] bool array marked where a context entered a slot.
+        Returns:
+            The number of slots that changed.
         """
-        cand = scores.T  # [F, batch]
-        m = min(int((cand > self.scores.amin(dim=1, keepdim=True)).sum(dim=1).max()), self.k)
-        if m == 0:
-            return  # the common case once the slots are full: nothing beats any feature's weakest slot
-        best = cand.topk(m, dim=1)  # [F, m], highest first
-        weakest = self.scores.topk(m, dim=1, largest=False)  # [F, m], lowest first
-        # A -inf candidate never replaces anything, not even an empty (-inf) slot.
-        feature, j = (best.values > weakest.values).nonzero(as_tuple=True)
-        slot = weakest.indices[feature, j]
-        batch_index = best.indices[feature, j]
-        self.scores[feature, slot] = best.values[feature, j]
-        self.context_ids[feature, slot] = first_context + batch_index
-        # A strided gather: measured faster than transposing the batch first, even for 100k changed slots.
-        self.values[feature, slot] = acts[batch_index, :, feature].to(self.values.dtype)  # [n, T]
+        f0, f1 = features if features is not None else (0, self.scores.shape[0])
+        if used is None:
+            used = np.zeros(acts.shape[0], dtype=np.bool_)
+        return int(kernels.top_merge(_f32(scores).numpy(), _f32(acts).numpy(), first_context, f0, f1, self.scores.numpy(),
+                                     self.context_ids.numpy(), self.values.numpy(), used))
 
     def state_dict(self) -> dict[str, Tensor]:
         return {"scores": self.scores, "context_ids": self.context_ids, "values": self.values}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.scores, self.context_ids, self.values = state["scores"], state["context_ids"], state["values"]
+        # Checkpoints of older versions may hold float16 values.
+        self.scores = state["scores"].float().contiguous()
+        self.context_ids = state["context_ids"].long().contiguous()
+        self.values = state["values"].float().contiguous()
 
 
 class Histogram:
@@ -70,6 +68,10 @@ class Histogram:
     Signed features use bins over [-H, H]; non-negative features use bins over (0, H] plus a count of
     tokens at or below zero ("off"). When a value exceeds H, H doubles (as often as needed) and adjacent
     bins merge in pairs: old bin edges stay bin edges, so no count is ever split or guessed.
+
+    A batch is added in two steps so that the counting can be split between threads by features:
+    ``prepare`` (grow the range to the batch's extremes) and ``count`` (for a range of features).
+    ``update`` does both.
     """
 
     def __init__(self, n_features: int, n_bins: int = 256, signed: bool = True) -> None:
@@ -80,57 +82,41 @@ class Histogram:
         self.half_range = torch.zeros(n_features)  # H per feature; 0 = not yet seen a value
         self.counts = torch.zeros((n_features, n_bins), dtype=torch.long)  # [F, n_bins]
         self.off = torch.zeros(n_features, dtype=torch.long)  # non-negative mode: tokens <= 0
-        self._buffers: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # scratch space reused across batches
+        self._lo = self._scale = np.zeros(0, dtype=np.float32)
+        self._bins: np.ndarray | None = None  # uint8 scratch space, reused batch after batch
 
     @property
     def _offset(self) -> int:
         return self.n_bins // 2 if self.signed else 0
 
-    def update(self, values: Tensor, extremes: tuple[Tensor, Tensor] | None = None, zeros: int = 0) -> None:
-        """Add values.
+    def update(self, values: Tensor, skip_first: bool = False) -> None:
+        """Add values: [N, F], or [contexts, T, F] with ``skip_first`` = leave out each context's first
+        position (a BOS token)."""
+        acts = _f32(values if values.dim() == 3 else values.reshape(1, -1, values.shape[-1]))
+        body = acts[:, 1:, :] if skip_first else acts
+        self.prepare(body.amax(dim=(0, 1)), body.amin(dim=(0, 1)), acts.shape)
+        self.count(acts, skip_first)
 
-        Args:
-            values: [..., F] (any leading shape; contiguous is fastest).
-            extremes: ([F] max, [F] min) of the values that count, when the caller already knows them.
-            zeros: this many values per feature are exactly 0 and must not be counted (e.g. a zeroed BOS
-                row left in so the batch needs no copy).
-        """
-        n_features = values.shape[-1]
-        flat_values = values.reshape(-1, n_features)
-        high, low = extremes if extremes is not None else (flat_values.amax(dim=0), flat_values.amin(dim=0))
+    def prepare(self, high: Tensor, low: Tensor, shape: tuple[int, ...]) -> None:
+        """Grow the range to take a batch of this shape ([contexts, T, F]) whose values per feature lie
+        in [low, high] ([F] each)."""
         self._grow(torch.maximum(high, -low) if self.signed else high.clamp(min=0))
         h = self.half_range.clamp(min=1e-30)
         lo = -h if self.signed else torch.zeros_like(h)
-        scale = self.n_bins / (h - lo)
-        # Bin numbers fit a byte (n_bins <= 256): clamped to >= 0 first, so truncation is floor. The scratch
-        # buffers are reused batch after batch (fresh 25 MB tensors cost page faults every time).
-        scratch, bins, bins_t, flat = self._scratch(flat_values.shape)
-        torch.sub(flat_values, lo, out=scratch).mul_(scale).clamp_(0, self.n_bins - 1)
-        bins.copy_(scratch)
-        # Feature-major order before counting: bincount then writes within one feature's bins at a time
-        # instead of striding over all F x n_bins counters (~4x faster). The transpose goes in blocks of
-        # rows that stay in cache (~2.5x faster than one strided copy).
-        for start in range(0, bins.shape[0], TRANSPOSE_ROWS):
-            bins_t[:, start:start + TRANSPOSE_ROWS].copy_(bins[start:start + TRANSPOSE_ROWS].T)
-        flat.copy_(bins_t).add_((torch.arange(n_features, dtype=torch.int32) * self.n_bins).unsqueeze(1))
-        counts = torch.bincount(flat.view(-1), minlength=n_features * self.n_bins).view(n_features, self.n_bins)
-        if zeros:
-            # The same arithmetic on 0 gives the bin the known zeros fell in.
-            zero_bin = (torch.zeros_like(lo) - lo).mul_(scale).clamp_(0, self.n_bins - 1).to(torch.long)
-            counts.scatter_add_(1, zero_bin.unsqueeze(1), torch.full((n_features, 1), -zeros, dtype=torch.long))
-        if not self.signed:
-            # Values <= 0 landed in bin 0 with the smallest positive ones; they are counted apart as "off".
-            off = (flat_values <= 0).sum(dim=0) - zeros
-            self.off += off
-            counts[:, 0] -= off
-        self.counts += counts
+        self._lo = lo.numpy().astype(np.float32)
+        self._scale = (self.n_bins / (h - lo)).numpy().astype(np.float32)
+        if self._bins is None or self._bins.shape != tuple(shape):
+            self._bins = np.empty(tuple(shape), dtype=np.uint8)
 
-    def _scratch(self, shape: torch.Size) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        if self._buffers is None or self._buffers[0].shape != shape:
-            n, f = shape
-            self._buffers = (torch.empty(n, f), torch.empty(n, f, dtype=torch.uint8),
-                             torch.empty(f, n, dtype=torch.uint8), torch.empty(f, n, dtype=torch.int32))
-        return self._buffers
+    def count(self, acts: Tensor, skip_first: bool, features: tuple[int, int] | None = None) -> None:
+        """Count a prepared batch ``acts: [contexts, T, F]`` (float32 C-contiguous), only features
+        [f0, f1) if given (threads may count disjoint ranges of the same batch at once)."""
+        f0, f1 = features if features is not None else (0, acts.shape[2])
+        values = acts.numpy()
+        if self._bins is None or self._bins.shape != values.shape:
+            raise ValueError(f"count() got a batch of shape {tuple(values.shape)}; prepare() it first")
+        kernels.histogram_add(values, 1 if skip_first else 0, f0, f1, self._lo, self._scale, not self.signed,
+                              self.counts.numpy(), self.off.numpy(), self._bins)
 
     def _grow(self, absmax: Tensor) -> None:
         fresh = (self.half_range == 0) & (absmax > 0)
@@ -160,7 +146,14 @@ class Histogram:
         return {"half_range": self.half_range, "counts": self.counts, "off": self.off}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.half_range, self.counts, self.off = state["half_range"], state["counts"], state["off"]
+        self.half_range = state["half_range"].float().contiguous()
+        self.counts = state["counts"].long().contiguous()
+        self.off = state["off"].long().contiguous()
+
+
+def _f32(t: Tensor) -> Tensor:
+    """The tensor as C-contiguous float32 (no copy when it already is): what the kernels take."""
+    return t.to(torch.float32).contiguous()
 
 
 class Extremes:

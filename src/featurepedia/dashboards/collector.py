@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 import torch
 from torch import Tensor
 
+from featurepedia.dashboards import kernels
 from featurepedia.dashboards.accumulators import NEG_INF, Extremes, Histogram, TopContexts
 from featurepedia.dashboards.config import RunConfig
 
@@ -19,13 +24,18 @@ class Collector:
     known so far — they stay below the final one too.
     """
 
-    def __init__(self, config: RunConfig, n_features: int, nonnegative: bool) -> None:
+    def __init__(self, config: RunConfig, n_features: int, nonnegative: bool, threads: int | None = None) -> None:
+        """
+        Args:
+            threads: how many threads share each batch's work, split by features (default: torch's
+                intra-op thread count, as the forward pass uses).
+        """
         self.config = config
         self.nonnegative = nonnegative
         ctx_len = config.contexts.ctx_len
         self.top = TopContexts(n_features, config.top_k, ctx_len)
-        self.sample = TopContexts(n_features, config.quantile_bins * config.per_bin * 2, ctx_len, torch.float16)
-        self.negative = TopContexts(n_features, config.n_negative, ctx_len, torch.float16)
+        self.sample = TopContexts(n_features, config.quantile_bins * config.per_bin * 2, ctx_len)
+        self.negative = TopContexts(n_features, config.n_negative, ctx_len)
         self.hist = Histogram(n_features, config.hist_bins, signed=not nonnegative)
         self.extremes = Extremes(n_features)
         self.contexts_done = 0
@@ -33,6 +43,8 @@ class Collector:
         # Token ids of the contexts some accumulator still holds (bounded by F x slots, pruned as they go),
         # so finishing never has to read the corpus again.
         self.kept: dict[int, list[int]] = {}
+        self.parts = _feature_ranges(n_features, threads if threads is not None else torch.get_num_threads())
+        self._pool: ThreadPoolExecutor | None = None
 
     def threshold(self) -> Tensor:
         """Current activity threshold per feature: [F]."""
@@ -48,39 +60,70 @@ class Collector:
             skip_first: the first position is a BOS token: it is stored as 0 and never counted.
             token_ids: [batch, T] the batch's tokens, kept for the contexts the accumulators keep.
         """
-        if acts.dtype != torch.float32:
-            acts = acts.float()
+        acts = acts.to(torch.float32).contiguous()  # no copy for the usual float32 batch
+        n_ctx, n_pos, _ = acts.shape
+        start = 1 if skip_first else 0
+        if n_pos <= start:
+            raise ValueError(f"contexts of {n_pos} position(s) hold no token to count after the BOS token")
         if skip_first:
             acts[:, 0, :] = 0.0
-        body = acts[:, 1:, :] if skip_first else acts  # [batch, T', F], a view
-        # Per-context extremes first (reductions over contiguous [T', F] blocks are cheap); the batch's
-        # extremes follow from them without another pass over all values.
-        ctx_max = body.amax(dim=1)  # [batch, F]
-        ctx_min = body.amin(dim=1)
-        batch_max, batch_min = ctx_max.amax(dim=0), ctx_min.amin(dim=0)
-        self.extremes.update_from(batch_max, batch_min, body.shape[0] * body.shape[1])
-        # The histogram takes the whole batch (no copy); the zeroed BOS values are discounted.
-        self.hist.update(acts, extremes=(batch_max, batch_min), zeros=acts.shape[0] if skip_first else 0)
-        self.top.update(ctx_max, acts, self.contexts_done)
+        values = acts.numpy()
+        ctx_max = np.empty((n_ctx, values.shape[2]), dtype=np.float32)  # [batch, F] over counted positions
+        ctx_min = np.empty_like(ctx_max)
+        self._split(lambda f0, f1, _: kernels.context_extremes(values, start, f0, f1, ctx_max, ctx_min))
+        maxes = torch.from_numpy(ctx_max)
+        batch_max, batch_min = maxes.amax(dim=0), torch.from_numpy(ctx_min).amin(dim=0)
+        self.extremes.update_from(batch_max, batch_min, n_ctx * (n_pos - start))
+        self.hist.prepare(batch_max, batch_min, acts.shape)
         gen = torch.Generator().manual_seed(self.config.contexts.seed * 1_000_003 + self.batches_done)
-        keys = torch.rand(ctx_max.shape, generator=gen)  # [batch, F]
-        active = ctx_max > self.threshold()
-        self.sample.update(torch.where(active, keys, NEG_INF), acts, self.contexts_done)
-        self.negative.update(torch.where(active, NEG_INF, keys), acts, self.contexts_done)
+        keys = torch.rand(maxes.shape, generator=gen)  # [batch, F]
+        active = maxes > self.threshold()
+        sample_scores = torch.where(active, keys, NEG_INF)
+        negative_scores = torch.where(active, NEG_INF, keys)
+        used = np.zeros((len(self.parts), n_ctx), dtype=np.bool_)  # contexts that entered a slot, per part
+        first = self.contexts_done
+
+        def accumulate(f0: int, f1: int, part: int) -> None:
+            features = (f0, f1)
+            self.hist.count(acts, skip_first, features)
+            self.top.update(maxes, acts, first, features, used[part])
+            self.sample.update(sample_scores, acts, first, features, used[part])
+            self.negative.update(negative_scores, acts, first, features, used[part])
+
+        self._split(accumulate)
         if token_ids is not None:
-            self._keep_tokens(token_ids)
-        self.contexts_done += acts.shape[0]
+            self._keep_tokens(token_ids, np.logical_or.reduce(used, axis=0))
+        self.contexts_done += n_ctx
         self.batches_done += 1
+
+    def _split(self, work: Callable[[int, int, int], object]) -> None:
+        """Run ``work(f0, f1, part)`` for each part's feature range: the first here, the others on threads
+        (the kernels release the GIL); errors are raised here."""
+        if len(self.parts) == 1:
+            work(*self.parts[0], 0)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(len(self.parts) - 1, thread_name_prefix="collector")
+        others = [self._pool.submit(work, f0, f1, i) for i, (f0, f1) in enumerate(self.parts) if i]
+        try:
+            work(*self.parts[0], 0)
+        finally:
+            for job in others:
+                job.result()
+
+    def close(self) -> None:
+        """Stop the helper threads (a later update starts them again)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _held(self) -> Tensor:
         return torch.cat([acc.context_ids.flatten() for acc in (self.top, self.sample, self.negative)]).unique()
 
-    def _keep_tokens(self, token_ids: Tensor) -> None:
-        first = self.contexts_done  # contexts of this batch have ids >= first (none later exist yet)
-        accs = (self.top, self.sample, self.negative)
-        new = torch.cat([acc.context_ids[acc.context_ids >= first] for acc in accs]).unique()
-        for ctx in new.tolist():
-            self.kept[ctx] = token_ids[ctx - first].tolist()
+    def _keep_tokens(self, token_ids: Tensor, used: np.ndarray) -> None:
+        first = self.contexts_done
+        for b in np.flatnonzero(used).tolist():
+            self.kept[first + b] = token_ids[b].tolist()
         if self.batches_done % 16 == 15:
             live = set(self._held().tolist())
             self.kept = {c: ids for c, ids in self.kept.items() if c in live}
@@ -102,3 +145,12 @@ class Collector:
         self.contexts_done = int(state["contexts_done"])
         self.batches_done = int(state["batches_done"])
         self.kept = dict(state.get("kept", {}))
+
+
+def _feature_ranges(n_features: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous feature ranges of near-equal size, split at multiples of 16 (whole cache lines
+    of float32 per row, so threads never write the same line)."""
+    blocks = -(-n_features // 16)
+    parts = max(1, min(parts, blocks))
+    edges = [min(n_features, 16 * (blocks * i // parts)) for i in range(parts + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(parts)]

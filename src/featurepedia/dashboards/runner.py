@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -81,24 +81,25 @@ def run_dashboards(
         next(contexts, None)
     last_save = time.monotonic()
     new_batches = 0
-    with torch.inference_mode(), _Overlap(collector, prepend) as overlap:
-        for ids in _prefetched(context_batches(contexts, config.batch_size)):
-            # The collector takes this batch on a worker thread while the next forward pass runs.
-            overlap.submit(source.encode(model.run_to(hook, ids)), ids)
-            bar.update(ids.numel())
-            new_batches += 1
-            if on_batch is not None:
-                overlap.wait()
-                on_batch(collector.batches_done)
-            if time.monotonic() - last_save > config.checkpoint_seconds:
-                overlap.wait()
-                _save(collector, config, run_dir)
-                last_save = time.monotonic()
-            if stop_after_batches is not None and new_batches >= stop_after_batches:
-                overlap.wait()
-                _save(collector, config, run_dir)
-                bar.close()
-                raise Interrupted(f"stopped after {new_batches} batches")
+    try:
+        with torch.inference_mode():
+            for ids in _prefetched(context_batches(contexts, config.batch_size)):
+                # The collector splits each batch's work between threads by features (compiled kernels
+                # that release the GIL), between forward passes: see docs/dashboards.md for why not beside.
+                collector.update(source.encode(model.run_to(hook, ids)), skip_first=prepend, token_ids=ids)
+                bar.update(ids.numel())
+                new_batches += 1
+                if on_batch is not None:
+                    on_batch(collector.batches_done)
+                if time.monotonic() - last_save > config.checkpoint_seconds:
+                    _save(collector, config, run_dir)
+                    last_save = time.monotonic()
+                if stop_after_batches is not None and new_batches >= stop_after_batches:
+                    _save(collector, config, run_dir)
+                    bar.close()
+                    raise Interrupted(f"stopped after {new_batches} batches")
+    finally:
+        collector.close()
     bar.close()
     if collector.contexts_done == 0:
         raise ValueError(f"corpus {config.contexts.corpus!r} gave no context of {config.contexts.ctx_len} tokens")
@@ -153,54 +154,6 @@ def _prefetched(items: Iterator[T], initializer: Callable[[], None] | None = Non
             pool.shutdown(wait=True, cancel_futures=True)
 
     return ahead()
-
-
-def _one_torch_thread() -> None:
-    """The collector's worker runs with one intra-op thread (the setting is per thread): the forward pass
-    it overlaps keeps its own threads, and the two do not oversubscribe the cores."""
-    torch.set_num_threads(1)
-
-
-class _Overlap:
-    """Feeds batches to the Collector on one worker thread, one batch behind the forward pass.
-
-    The forward pass leaves gaps between its parallel operations (Python dispatch, small ops); the
-    accumulators' tensor work releases the GIL and runs in them, though OpenMP threads spin-waiting in
-    those gaps still compete with it (see docs/dashboards.md). Batches are taken strictly in order
-    and at most one is pending, so results and memory are the same as a plain loop; an error in the
-    worker is raised in the caller at the next ``submit``/``wait``.
-    """
-
-    def __init__(self, collector: Collector, skip_first: bool) -> None:
-        self.collector = collector
-        self.skip_first = skip_first
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector", initializer=_one_torch_thread)
-        self.pending: Future[None] | None = None
-
-    def _update(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
-        with torch.inference_mode():  # grad mode is per thread
-            self.collector.update(acts, skip_first=self.skip_first, token_ids=ids)
-
-    def submit(self, acts: torch.Tensor, ids: torch.Tensor) -> None:
-        self.wait()
-        self.pending = self.pool.submit(self._update, acts, ids)
-
-    def wait(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            pending.result()
-
-    def __enter__(self) -> _Overlap:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if exc[0] is None:
-                self.wait()
-            elif self.pending is not None:
-                self.pending.cancel()
-        finally:
-            self.pool.shutdown(wait=True)
 
 
 def _run_info(model: LanguageModel, source: Source, config: RunConfig, collector: Collector) -> RunInfo:
