@@ -248,3 +248,20 @@ def test_an_error_on_a_collector_helper_thread_is_raised_by_update(monkeypatch):
         collector.update(torch.randn(2, 4, 40), skip_first=True)
     assert collector.batches_done == 0
     collector.close()
+
+
+def test_accumulators_refuse_batches_of_the_wrong_shape_and_accept_no_slots():
+    """The kernels have no bounds checks, so shapes are checked before them."""
+    acc = TopContexts(4, k=2, ctx_len=5)
+    with pytest.raises(ValueError, match=r"acts \[batch, 5, 4\]"):
+        acc.update(torch.zeros(3, 4), torch.zeros(3, 6, 4), 0)  # contexts of 6 tokens for slots of 5
+    with pytest.raises(ValueError, match="scores"):
+        acc.update(torch.zeros(2, 4), torch.zeros(3, 5, 4), 0)
+    with pytest.raises(ValueError, match="outside"):
+        acc.update(torch.zeros(3, 4), torch.zeros(3, 5, 4), 0, features=(2, 9))
+    assert TopContexts(4, k=0, ctx_len=5).update(torch.ones(3, 4), torch.ones(3, 5, 4), 0) == 0
+    hist = Histogram(4, n_bins=8)
+    acts = torch.ones(2, 5, 3)
+    hist.prepare(torch.ones(4), torch.zeros(4), acts.shape)  # prepared for a batch of 3 features
+    with pytest.raises(ValueError, match="histogram of 4"):
+        hist.count(acts, skip_first=False)

@@ -47,6 +47,14 @@ class TopContexts:
             The number of slots that changed.
         """
         f0, f1 = features if features is not None else (0, self.scores.shape[0])
+        n_features, _, ctx_len = self.values.shape
+        if acts.dim() != 3 or acts.shape[1:] != (ctx_len, n_features) or scores.shape != (acts.shape[0], n_features):
+            raise ValueError(f"expected scores [batch, {n_features}] and acts [batch, {ctx_len}, {n_features}], got "
+                             f"{tuple(scores.shape)} and {tuple(acts.shape)}")
+        if not 0 <= f0 <= f1 <= n_features:
+            raise ValueError(f"feature range {f0}-{f1} is outside 0-{n_features}")
+        if self.k == 0:
+            return 0
         if used is None:
             used = np.zeros(acts.shape[0], dtype=np.bool_)
         return int(kernels.top_merge(_f32(scores).numpy(), _f32(acts).numpy(), first_context, f0, f1, self.scores.numpy(),
@@ -115,6 +123,9 @@ class Histogram:
         values = acts.numpy()
         if self._bins is None or self._bins.shape != values.shape:
             raise ValueError(f"count() got a batch of shape {tuple(values.shape)}; prepare() it first")
+        if values.shape[2] != self.counts.shape[0] or not 0 <= f0 <= f1 <= values.shape[2]:
+            raise ValueError(f"a batch of {values.shape[2]} features (range {f0}-{f1}) for a histogram of "
+                             f"{self.counts.shape[0]}")
         kernels.histogram_add(values, 1 if skip_first else 0, f0, f1, self._lo, self._scale, not self.signed,
                               self.counts.numpy(), self.off.numpy(), self._bins)
 

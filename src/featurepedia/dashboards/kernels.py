@@ -88,6 +88,16 @@ def histogram_add(acts, start, f0, f1, lo, scale, nonnegative, counts, off, bins
 
 
 @njit(nogil=True, cache=True)
+def _weakest(scores):  # type: ignore[no-untyped-def]
+    """Index of the lowest score (the first one among equals)."""
+    j = 0
+    for s in range(1, scores.shape[0]):
+        if scores[s] < scores[j]:
+            j = s
+    return j
+
+
+@njit(nogil=True, cache=True)
 def top_merge(scores, acts, first_context, f0, f1, slot_scores, slot_ids, slot_values, used):  # type: ignore[no-untyped-def]
     """Keep, per feature in [f0, f1), the k highest-scoring contexts of its slots and this batch.
 
@@ -105,14 +115,10 @@ def top_merge(scores, acts, first_context, f0, f1, slot_scores, slot_ids, slot_v
         The number of replacements.
     """
     n_ctx, n_pos, _ = acts.shape
-    k = slot_scores.shape[1]
     weakest = np.empty(f1 - f0, dtype=np.int64)
     floor = np.empty(f1 - f0, dtype=np.float32)
     for f in range(f0, f1):
-        j = 0
-        for s in range(1, k):
-            if slot_scores[f, s] < slot_scores[f, j]:
-                j = s
+        j = _weakest(slot_scores[f])
         weakest[f - f0] = j
         floor[f - f0] = slot_scores[f, j]
     changed = 0
@@ -129,10 +135,7 @@ def top_merge(scores, acts, first_context, f0, f1, slot_scores, slot_ids, slot_v
                     target[t] = acts[b, t, f]
                 used[b] = True
                 changed += 1
-                j = 0
-                for s in range(1, k):
-                    if slot_scores[f, s] < slot_scores[f, j]:
-                        j = s
+                j = _weakest(slot_scores[f])
                 weakest[f - f0] = j
                 floor[f - f0] = slot_scores[f, j]
     return changed
