@@ -1,8 +1,9 @@
 """Streaming per-feature accumulators: memory grows with features x k, never with the corpus.
 
-All accumulators take a batch of feature activations ``acts: [batch, pos, n_features]`` with a mask of the
-positions that count (BOS excluded) and keep their state as plain tensors in ``state_dict`` so a run can be
-checkpointed and resumed exactly.
+All accumulators take a batch of feature activations ``acts: [batch, pos, n_features]`` (each context's
+first position is skipped when it is a BOS token), do their per-batch work in the compiled kernels of
+kernels.py, optionally for one range of features (threads split a batch that way), and keep their state
+as plain tensors in ``state_dict`` so a run can be checkpointed and resumed exactly.
 """
 
 from __future__ import annotations
