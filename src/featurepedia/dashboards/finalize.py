@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
@@ -13,7 +12,7 @@ from featurepedia.corpus.contexts import iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
 from featurepedia.dashboards.effects import WeightViews, weight_view_chunks
-from featurepedia.dashboards.results import Example, FeatureDashboard
+from featurepedia.dashboards.results import ContextText, ExampleColumns, ExampleList, FeatureDashboard
 from featurepedia.lm.model import LanguageModel
 from featurepedia.sources.base import Source
 
@@ -36,11 +35,11 @@ def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, co
         config.active_fraction * final_max).clamp(min=0)
     n_tokens = max(1, int(collector.extremes.n_tokens))
     active = active_counts(collector, threshold, source.nonnegative).tolist()
+    limits = threshold.numpy()
     parts = iter(views)
     for start in range(0, source.n_features, CHUNK):
         stop = min(start + CHUNK, source.n_features)
-        chunk = [_feature(collector, f, float(threshold[f]), active[f], texts, n_tokens, config)
-                 for f in range(start, stop)]
+        chunk = _chunk(collector, start, stop, limits, active, texts, n_tokens, config)
         part = next(parts)  # asked for only now: it may still be being computed
         if part.top_ids.shape[0] != len(chunk):
             raise ValueError(f"weight views for features {start}-{stop - 1} hold {part.top_ids.shape[0]} rows")
@@ -54,8 +53,7 @@ def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, co
         yield chunk
 
 
-def _context_texts(model: LanguageModel, config: RunConfig, collector: Collector
-                   ) -> dict[int, tuple[list[int], list[str], dict[int, str]]]:
+def _context_texts(model: LanguageModel, config: RunConfig, collector: Collector) -> dict[int, ContextText]:
     """Token ids and display strings of every context some feature keeps.
 
     The collector keeps their tokens as it goes; only a checkpoint from an older version lacks them, and
@@ -64,7 +62,7 @@ def _context_texts(model: LanguageModel, config: RunConfig, collector: Collector
     needed: set[int] = set()
     for acc in (collector.top, collector.sample, collector.negative):
         needed.update(int(i) for i in acc.context_ids.unique().tolist() if i >= 0)
-    found: dict[int, tuple[list[int], list[str], dict[int, str]]] = {}
+    found: dict[int, ContextText] = {}
     if needed <= collector.kept.keys():
         for index in sorted(needed):
             ids = collector.kept[index]
@@ -81,11 +79,13 @@ def _context_texts(model: LanguageModel, config: RunConfig, collector: Collector
     return found
 
 
-def _decimals(max_abs: float) -> int:
-    """Decimals that keep 5 significant digits relative to the feature's largest activation."""
-    if max_abs <= 0 or not math.isfinite(max_abs):
-        return 6
-    return max(0, 4 - math.floor(math.log10(max_abs)))
+def _decimals(max_abs: np.ndarray) -> np.ndarray:
+    """Decimals that keep 5 significant digits relative to each feature's largest activation (6 when it
+    is 0 or not finite)."""
+    usable = (max_abs > 0) & np.isfinite(max_abs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        places = np.maximum(0, 4 - np.floor(np.log10(np.where(usable, max_abs, 1.0))))
+    return np.where(usable, places, 6).astype(np.int64)
 
 
 def active_counts(collector: Collector, threshold: torch.Tensor, nonnegative: bool) -> torch.Tensor:
@@ -107,74 +107,108 @@ def active_counts(collector: Collector, threshold: torch.Tensor, nonnegative: bo
     return full + partial
 
 
-def _feature(collector: Collector, f: int, threshold: float, active: float, texts: dict, n_tokens: int,
-             config: RunConfig) -> FeatureDashboard:
-    max_act = float(collector.extremes.max[f])
-    min_act = float(collector.extremes.min[f])
-    decimals = _decimals(max(abs(max_act), abs(min_act)))
-    edges = collector.hist.edges(f)
-    picks: list[tuple[int, str, int]] = []  # (context id, bin, rank) of each example, in display order
-    rows: list[np.ndarray] = []  # the matching per-token values, [T] each
+def _chunk(collector: Collector, start: int, stop: int, threshold: np.ndarray, active: list[float],
+           texts: dict[int, ContextText], n_tokens: int, config: RunConfig) -> list[FeatureDashboard]:
+    """Features [start, stop) with their examples chosen, gathered and rounded as arrays for the whole chunk.
+
+    Per feature, in display order: the top contexts by max activation (rank 0 highest); then the
+    quantile groups q0 (lowest) .. q{n-1}: reservoir contexts above the final threshold and not already
+    among the top, sorted by (max, context id), cut into equal groups, ``per_bin`` spread evenly over each
+    group (each group shown highest first); then the non-activating contexts in slot order.
+    """
+    c = stop - start
+    max_act = collector.extremes.max[start:stop].double().numpy()
+    min_act = collector.extremes.min[start:stop].double().numpy()
+    decimals = _decimals(np.maximum(np.abs(max_act), np.abs(min_act)))
+    bin_names = ["top", *(f"q{g}" for g in range(config.quantile_bins)), "negative"]
+    picks = [_top_picks(collector, start, stop), _quantile_picks(collector, start, stop, threshold, config),
+             _negative_picks(collector, start, stop)]
+    rows = np.concatenate([p[0] for p in picks])  # feature offset in the chunk
+    bins = np.concatenate([p[2] for p in picks])
+    ranks = np.concatenate([p[3] for p in picks])
+    order = np.lexsort((ranks, bins, rows))  # feature, then bin (top, q0.., negative), then rank
+    raw = np.concatenate([acc.values.numpy()[start + p[0], p[1]]
+                          for acc, p in zip((collector.top, collector.sample, collector.negative), picks, strict=True)])
+    contexts = np.concatenate([acc.context_ids.numpy()[start + p[0], p[1]]
+                               for acc, p in zip((collector.top, collector.sample, collector.negative), picks,
+                                                 strict=True)])
+    rows, bins, ranks, contexts = rows[order], bins[order], ranks[order], contexts[order]
+    values = raw[order].astype(np.float64)
+    row_decimals = decimals[rows]
+    for d in np.unique(row_decimals).tolist():  # np.round per distinct precision (a few per chunk)
+        chosen = row_decimals == d
+        values[chosen] = np.round(values[chosen], d)
+    peaks = values.argmax(axis=1) if len(values) else np.zeros(0, dtype=np.int64)
+    columns = ExampleColumns(
+        feature=rows + start, bin=bins, bin_names=bin_names, rank=ranks, context=contexts, values=values,
+        max_value=values[np.arange(len(values)), peaks], max_index=peaks, texts=texts)
+    bounds = np.searchsorted(rows, np.arange(c + 1)).tolist()
+    h = collector.hist.half_range[start:stop].tolist()
+    counts = collector.hist.counts[start:stop].tolist()
+    maxes, mins, places = max_act.tolist(), min_act.tolist(), decimals.tolist()
+    return [FeatureDashboard(
+        index=start + j, max_act=round(maxes[j], places[j]), min_act=round(mins[j], places[j]),
+        density=active[start + j] / n_tokens, hist_counts=counts[j],
+        hist_lo=-h[j] if collector.hist.signed else 0.0, hist_hi=h[j],
+        examples=ExampleList(columns, bounds[j], bounds[j + 1]),
+    ) for j in range(c)]
+
+
+Picks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # feature offset, slot, bin index, rank
+
+
+def _top_picks(collector: Collector, start: int, stop: int) -> Picks:
     top = collector.top
-    top_values = top.values[f].numpy()
-    top_ctx = top.context_ids[f].tolist()
-    order = [s for s in top.scores[f].argsort(descending=True).tolist() if top_ctx[s] >= 0]
-    for rank, slot in enumerate(order):
-        picks.append((top_ctx[slot], "top", rank))
-        rows.append(top_values[slot])
-    _quantile_picks(collector, f, threshold, {top_ctx[s] for s in order}, config, picks, rows)
-    negative = collector.negative
-    neg_values = negative.values[f].float().numpy()
-    for rank, (slot, ctx) in enumerate((s, c) for s, c in enumerate(negative.context_ids[f].tolist()) if c >= 0):
-        picks.append((ctx, "negative", rank))
-        rows.append(neg_values[slot])
-    return FeatureDashboard(
-        index=f, max_act=round(max_act, decimals), min_act=round(min_act, decimals),
-        density=active / n_tokens, hist_counts=collector.hist.counts[f].tolist(),
-        hist_lo=float(edges[0]), hist_hi=float(edges[-1]), examples=_examples(picks, rows, texts, decimals),
-    )
+    scores = top.scores[start:stop].numpy()
+    order = np.argsort(-scores, axis=1, kind="stable")  # highest first; ties by slot
+    held = np.take_along_axis(top.context_ids[start:stop].numpy(), order, axis=1) >= 0
+    rows, columns = np.nonzero(held)
+    ranks = np.cumsum(held, axis=1)[rows, columns] - 1
+    return rows, order[rows, columns], np.zeros_like(rows), ranks
 
 
-def _quantile_picks(collector: Collector, f: int, threshold: float, exclude: set[int], config: RunConfig,
-                    picks: list[tuple[int, str, int]], rows: list[np.ndarray]) -> None:
-    """Reservoir contexts above the final threshold, sorted by max and cut into equal groups (q0 lowest)."""
+def _negative_picks(collector: Collector, start: int, stop: int) -> Picks:
+    held = collector.negative.context_ids[start:stop].numpy() >= 0
+    rows, slots = np.nonzero(held)
+    ranks = np.cumsum(held, axis=1)[rows, slots] - 1
+    return rows, slots, np.full_like(rows, collector.config.quantile_bins + 1), ranks
+
+
+def _quantile_picks(collector: Collector, start: int, stop: int, threshold: np.ndarray, config: RunConfig) -> Picks:
     sample = collector.sample
-    values = sample.values[f].float().numpy()  # [R, T]
-    maxes = values.max(axis=1).tolist()
-    ids = sample.context_ids[f].tolist()
-    keep = [s for s in range(sample.k) if ids[s] >= 0 and ids[s] not in exclude and maxes[s] > threshold]
-    if not keep:
-        return
-    keep.sort(key=lambda s: (maxes[s], ids[s]))
-    groups = np.array_split(np.array(keep), min(config.quantile_bins, len(keep)))
-    for g, group in enumerate(groups):
-        chosen = group[_spread(len(group), config.per_bin)]
-        for rank, slot in enumerate(reversed(chosen.tolist())):
-            picks.append((ids[slot], f"q{g}", rank))
-            rows.append(values[slot])
+    ids = sample.context_ids[start:stop].numpy()  # [c, R]
+    maxes = sample.values[start:stop].numpy().max(axis=2) if sample.k else np.zeros(ids.shape, np.float32)
+    top_ids = collector.top.context_ids[start:stop].numpy()  # [c, k]
+    among_top = (ids[:, :, None] == top_ids[:, None, :]).any(axis=2)
+    keep = (ids >= 0) & ~among_top & (maxes > threshold[start:stop, None])
+    order = np.lexsort((ids, maxes, ~keep), axis=1)  # kept first, by (max, context id)
+    n_kept = keep.sum(axis=1).tolist()
+    parts: list[Picks] = []
+    for j, n in enumerate(n_kept):
+        if n:
+            positions, groups, ranks = _quantile_layout(n, config.quantile_bins, config.per_bin)
+            parts.append((np.full(len(positions), j), order[j, positions], groups + 1, ranks))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1024)
-def _spread(size: int, n: int) -> np.ndarray:
-    """Positions of min(n, size) items spread evenly over a group of ``size`` (its ends included)."""
-    return np.linspace(0, size - 1, min(n, size)).round().astype(int)
+def _quantile_layout(n: int, n_groups: int, per_group: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For ``n`` kept contexts in ascending order: the positions shown, their group and rank in it.
 
-
-def _examples(picks: list[tuple[int, str, int]], rows: list[np.ndarray], texts: dict,
-              decimals: int) -> list[Example]:
-    """Examples for one feature, rounding all their values in one go."""
-    if not rows:
-        return []
-    matrix = np.round(np.stack(rows).astype(np.float64), decimals)  # [n, T]
-    peaks = matrix.argmax(axis=1)
-    maxes = matrix[np.arange(len(matrix)), peaks].tolist()
-    out = []
-    for (ctx, bin_, rank), vals, peak, top in zip(picks, matrix, peaks.tolist(), maxes, strict=True):
-        ids, tokens, notes = texts[ctx]
-        # Token lists and notes are shared by every example of the same context (they are never mutated).
-        out.append(Example(token_ids=ids, tokens=tokens, notes=notes, values=vals, max_value=top,
-                           max_index=peak, bin=bin_, rank=rank, context=ctx))
-    return out
+    The n are cut into min(n_groups, n) near-equal groups (q0 lowest); in each, ``per_group`` positions
+    spread evenly over the group (its ends included), ranked highest first.
+    """
+    positions, groups, ranks = [], [], []
+    for g, group in enumerate(np.array_split(np.arange(n), min(n_groups, n))):
+        chosen = group[np.linspace(0, len(group) - 1, min(per_group, len(group))).round().astype(int)]
+        for rank, position in enumerate(reversed(chosen.tolist())):
+            positions.append(position)
+            groups.append(g)
+            ranks.append(rank)
+    return np.array(positions), np.array(groups), np.array(ranks)
 
 
 def _logit_lists(model: LanguageModel, values: torch.Tensor, ids: torch.Tensor) -> list[list[tuple[str, float]]]:

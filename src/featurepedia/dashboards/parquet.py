@@ -8,7 +8,7 @@ tokens are stored once in ``contexts.parquet``; an example holds its context id 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featurepedia.dashboards.results import Example, FeatureDashboard, RunInfo
+from featurepedia.dashboards.results import (
+    ContextText,
+    Example,
+    ExampleColumns,
+    ExampleList,
+    FeatureDashboard,
+    RunInfo,
+)
 
 FEATURES = "features.parquet"
 EXAMPLES = "examples.parquet"
@@ -54,7 +61,8 @@ class ParquetSink:
         self._features: pq.ParquetWriter | None = None
         self._examples: pq.ParquetWriter | None = None
         self._contexts: pq.ParquetWriter | None = None
-        self._written: dict[tuple[int, ...], int] = {}  # token ids -> context id, for contexts written
+        self._written: set[int] = set()  # ids of the contexts written
+        self._by_tokens: dict[tuple[int, ...], int] = {}  # ids given to contexts that had none
         # Tables are built here, then written (compressed, to disk) on a thread while the caller builds
         # the next chunk: write_table releases the GIL. One write at a time, in order.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
@@ -69,25 +77,53 @@ class ParquetSink:
     def write_features(self, features: list[FeatureDashboard]) -> None:
         assert self._features and self._examples and self._contexts, "begin() first"
         writes = [(self._features, pa.Table.from_pylist([_feature_row(f) for f in features], FEATURE_SCHEMA))]
-        new_contexts = []
-        ids = []
-        for f in features:
-            for e in f.examples:
-                key = tuple(e.token_ids) if e.context < 0 else (e.context,)
-                if key not in self._written:
-                    # Contexts without a stream index (e.g. exported from a database) get one here.
-                    self._written[key] = e.context if e.context >= 0 else -1 - len(self._written)
-                    new_contexts.append((self._written[key], e))
-                ids.append(self._written[key])
+        columns = _shared_columns(features)
+        if columns is not None:  # straight from a run: arrays, no object per example
+            texts: Mapping[int, ContextText] = columns.texts
+            n, width = columns.values.shape
+            examples = _examples_table(
+                columns.feature, np.asarray(columns.bin_names, dtype=object)[columns.bin], columns.rank,
+                columns.context, np.arange(n + 1, dtype=np.int64) * width, columns.values.reshape(-1),
+                columns.max_value, columns.max_index)
+            used = np.unique(columns.context).tolist()
+        else:
+            examples, texts = self._examples_from_objects(features)
+            used = sorted(texts)
+        new_contexts = [c for c in used if c not in self._written]
+        self._written.update(new_contexts)
         if new_contexts:
             writes.append((self._contexts, pa.table({
-                "context": [c for c, _ in new_contexts], "token_ids": [e.token_ids for _, e in new_contexts],
-                "tokens": [e.tokens for _, e in new_contexts],
-                "notes": [json.dumps({str(k): v for k, v in e.notes.items()}) if e.notes else "{}"
-                          for _, e in new_contexts]}, schema=CONTEXT_SCHEMA)))
-        writes.append((self._examples, _examples_table(features, ids)))
+                "context": new_contexts, "token_ids": [texts[c][0] for c in new_contexts],
+                "tokens": [texts[c][1] for c in new_contexts],
+                "notes": [json.dumps({str(k): v for k, v in texts[c][2].items()}) if texts[c][2] else "{}"
+                          for c in new_contexts]}, schema=CONTEXT_SCHEMA)))
+        writes.append((self._examples, examples))
         self._wait()
         self._pending = self._writer.submit(_write_all, writes)
+
+    def _examples_from_objects(self, features: list[FeatureDashboard]) -> tuple[pa.Table, dict[int, ContextText]]:
+        """The examples table of features whose examples are objects (e.g. exported from a database), and
+        their contexts by id. Contexts without a stream index get one here (negative), by their tokens."""
+        pairs = [(f.index, e) for f in features for e in f.examples]
+        texts: dict[int, ContextText] = {}
+        ids = []
+        for _, e in pairs:
+            if e.context >= 0:
+                context = e.context
+            else:
+                context = self._by_tokens.setdefault(tuple(e.token_ids), -1 - len(self._by_tokens))
+            texts.setdefault(context, (e.token_ids, e.tokens, e.notes))
+            ids.append(context)
+        offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
+        np.cumsum([len(e.values) for _, e in pairs], out=offsets[1:])
+        # Lists (e.g. from a database export) and rows from a run (float64 arrays) alike.
+        flat = np.concatenate([e.values for _, e in pairs], dtype=np.float64) if pairs else np.zeros(0)
+        table = _examples_table(
+            np.array([i for i, _ in pairs], dtype=np.int64), [e.bin for _, e in pairs],
+            np.array([e.rank for _, e in pairs], dtype=np.int64), np.array(ids, dtype=np.int64), offsets, flat,
+            np.array([e.max_value for _, e in pairs], dtype=np.float64),
+            np.array([e.max_index for _, e in pairs], dtype=np.int64))
+        return table, texts
 
     def _wait(self) -> None:
         """Wait for the write in flight; its error, if any, is raised here."""
@@ -121,21 +157,30 @@ def _feature_row(f: FeatureDashboard) -> dict[str, Any]:
     }
 
 
-def _examples_table(features: list[FeatureDashboard], context_ids: list[int]) -> pa.Table:
-    """Column by column: much faster than a list of row dicts for ~100 examples per feature."""
-    pairs = [(f.index, e) for f in features for e in f.examples]
-    offsets = np.zeros(len(pairs) + 1, dtype=np.int32)
-    np.cumsum([len(e.values) for _, e in pairs], out=offsets[1:])
-    # Rows from a run are already float64 arrays (lists, e.g. from a database export, are converted here).
-    flat = np.concatenate([e.values for _, e in pairs], dtype=np.float64) if pairs else np.zeros(0)
-    columns = {
-        "feature": [i for i, _ in pairs], "bin": [e.bin for _, e in pairs], "rank": [e.rank for _, e in pairs],
-        "context": context_ids, "max_value": [e.max_value for _, e in pairs],
-        "max_index": [e.max_index for _, e in pairs],
+def _shared_columns(features: list[FeatureDashboard]) -> ExampleColumns | None:
+    """The ExampleColumns these features' examples are, in order and whole, if they are (as a run yields)."""
+    lists = [f.examples for f in features]
+    if not lists or not all(isinstance(x, ExampleList) for x in lists):
+        return None
+    columns = lists[0].columns  # type: ignore[attr-defined]
+    position = 0
+    for x in lists:
+        if x.columns is not columns or x.start != position:  # type: ignore[attr-defined]
+            return None
+        position = x.stop  # type: ignore[attr-defined]
+    return columns if position == len(columns) else None
+
+
+def _examples_table(feature: np.ndarray, bins: Sequence[str] | np.ndarray, rank: np.ndarray, context: np.ndarray,
+                    offsets: np.ndarray, flat: np.ndarray, max_value: np.ndarray, max_index: np.ndarray) -> pa.Table:
+    """Column by column, values as one flat array with offsets (no Python float per value)."""
+    arrays = {
+        "feature": pa.array(feature, pa.int64()), "bin": pa.array(bins, pa.string()),
+        "rank": pa.array(rank, pa.int64()), "context": pa.array(context, pa.int64()),
+        "values": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(flat, pa.float64())),
+        "max_value": pa.array(max_value, pa.float64()), "max_index": pa.array(max_index, pa.int64()),
     }
-    arrays = {name: pa.array(columns[name], type=EXAMPLE_SCHEMA.field(name).type) for name in columns}
-    arrays["values"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))  # no Python float per value
-    return pa.table({name: arrays[name] for name in EXAMPLE_SCHEMA.names}, schema=EXAMPLE_SCHEMA)
+    return pa.table([arrays[name] for name in EXAMPLE_SCHEMA.names], schema=EXAMPLE_SCHEMA)
 
 
 def read_run(folder: Path) -> RunInfo:

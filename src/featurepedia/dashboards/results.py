@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +41,80 @@ class Example:
         return self.values.tolist() if isinstance(self.values, np.ndarray) else list(self.values)
 
 
+ContextText = tuple[list[int], list[str], dict[int, str]]  # token ids, display strings, hover notes
+
+
+@dataclass(slots=True)
+class ExampleColumns:
+    """The examples of a chunk of features as arrays: one row per example, by feature then display order.
+
+    A run finishes its examples this way (no Python object per example); the Parquet sink writes the
+    arrays as they are, and ``ExampleList`` makes Example objects only for a consumer that asks.
+
+    Attributes:
+        feature, rank, context, max_index: int64 [n]; bin: int64 [n], an index into ``bin_names``.
+        values: float64 [n, T] (rounded as stored); max_value: float64 [n].
+        texts: every context's token ids, display strings and notes, by context id.
+    """
+
+    feature: NDArray[np.int64]
+    bin: NDArray[np.int64]
+    bin_names: list[str]
+    rank: NDArray[np.int64]
+    context: NDArray[np.int64]
+    values: NDArray[np.float64]
+    max_value: NDArray[np.float64]
+    max_index: NDArray[np.int64]
+    texts: Mapping[int, ContextText]
+
+    def __len__(self) -> int:
+        return len(self.feature)
+
+    def example(self, row: int) -> Example:
+        ids, tokens, notes = self.texts[int(self.context[row])]
+        # Token lists and notes are shared by every example of the same context (they are never mutated).
+        return Example(token_ids=ids, tokens=tokens, notes=notes, values=self.values[row],
+                       max_value=float(self.max_value[row]), max_index=int(self.max_index[row]),
+                       bin=self.bin_names[self.bin[row]], rank=int(self.rank[row]), context=int(self.context[row]))
+
+
+class ExampleList(Sequence[Example]):
+    """One feature's examples: rows [start, stop) of an ExampleColumns, made into Example objects on first
+    use (and kept)."""
+
+    __slots__ = ("columns", "start", "stop", "_made")
+
+    def __init__(self, columns: ExampleColumns, start: int, stop: int) -> None:
+        self.columns, self.start, self.stop = columns, start, stop
+        self._made: list[Example] | None = None
+
+    def _items(self) -> list[Example]:
+        if self._made is None:
+            self._made = [self.columns.example(r) for r in range(self.start, self.stop)]
+        return self._made
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    @overload
+    def __getitem__(self, i: int) -> Example: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Example]: ...
+
+    def __getitem__(self, i: int | slice) -> Example | list[Example]:
+        return self._items()[i]
+
+    def __iter__(self) -> Iterator[Example]:
+        return iter(self._items())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ExampleList({len(self)} examples)"
+
+
 @dataclass
 class FeatureDashboard:
     """Everything the feature page shows that comes from the model and the corpus."""
@@ -54,12 +129,13 @@ class FeatureDashboard:
     top_logits: list[tuple[str, float]] = field(default_factory=list)
     bottom_logits: list[tuple[str, float]] = field(default_factory=list)
     neighbours: list[tuple[int, float]] = field(default_factory=list)
-    examples: list[Example] = field(default_factory=list)
+    examples: Sequence[Example] = field(default_factory=list)  # a list, or an ExampleList from a run
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for example, row in zip(self.examples, data["examples"], strict=True):
-            row["values"] = example.values_list()
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "examples"}
+        data = asdict(FeatureDashboard(**data))
+        data["examples"] = [{**{f.name: getattr(e, f.name) for f in fields(e)}, "values": e.values_list()}
+                            for e in self.examples]
         return data
 
 
