@@ -31,7 +31,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from featurepedia import runtime  # noqa: E402
+
+RUNTIME = runtime.configure()  # as the featurepedia command does, before torch loads: both runs share it
 
 
 def peak_rss_mb() -> float:
@@ -101,7 +103,7 @@ def measure(model_id: str, source_id: str, tokens: int, batch_size: int, repeat:
         "peak_rss_mb": round(rss_after, 1), "model_rss_mb": round(rss_base, 1),
         "pipeline_extra_rss_mb": round(max(0.0, rss_after - rss_before), 1),
         "forward_runs_s": [round(x, 2) for x in forwards], "pipeline_runs_s": [round(x, 2) for x in pipelines],
-        "torch_threads": torch.get_num_threads(), "pass_s": min(t["pass_s"] for t in timings),
+        "torch_threads": torch.get_num_threads(), "runtime": RUNTIME, "pass_s": min(t["pass_s"] for t in timings),
         "finalize_s": min(t["finalize_s"] for t in timings),
     }
 
@@ -134,7 +136,7 @@ def main() -> None:
           f"(pipeline adds {base['pipeline_extra_rss_mb']:.0f} MB)")
     result = {k: base[k] for k in ("tokens", "features", "pipeline_tok_s", "forward_tok_s", "ratio",
                                    "pair_ratios", "ratio_fastest", "ratio_mean", "pass_ratio",
-                                   "peak_rss_mb", "pipeline_extra_rss_mb", "torch_threads", "pass_s",
+                                   "peak_rss_mb", "pipeline_extra_rss_mb", "torch_threads", "runtime", "pass_s",
                                    "finalize_s", "forward_runs_s", "pipeline_runs_s")}
     result["model"], result["source"] = args.model, args.source
     if args.growth:

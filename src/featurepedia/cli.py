@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from featurepedia import runtime
 from featurepedia.settings import SettingsError, get_settings, settings_help
 
 EPILOG = "settings (environment variables):\n" + "\n".join(
@@ -24,7 +25,7 @@ class CommandError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``featurepedia`` command."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    runtime.configure()  # before torch loads (see runtime.py)
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

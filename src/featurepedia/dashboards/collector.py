@@ -61,25 +61,27 @@ class Collector:
             token_ids: [batch, T] the batch's tokens, kept for the contexts the accumulators keep.
         """
         acts = acts.to(torch.float32).contiguous()  # no copy for the usual float32 batch
-        n_ctx, n_pos, _ = acts.shape
+        n_ctx, n_pos, n_features = acts.shape
         start = 1 if skip_first else 0
         if n_pos <= start:
             raise ValueError(f"contexts of {n_pos} position(s) hold no token to count after the BOS token")
-        if skip_first:
-            acts[:, 0, :] = 0.0
+        # Between the kernels only NumPy (single-threaded) works on whole batches: a torch op that size
+        # wakes torch's OpenMP threads, which then spin on the cores the kernels' threads need.
         values = acts.numpy()
-        ctx_max = np.empty((n_ctx, values.shape[2]), dtype=np.float32)  # [batch, F] over counted positions
+        if skip_first:
+            values[:, 0, :] = 0.0
+        ctx_max = np.empty((n_ctx, n_features), dtype=np.float32)  # [batch, F] over counted positions
         ctx_min = np.empty_like(ctx_max)
         self._split(lambda f0, f1, _: kernels.context_extremes(values, start, f0, f1, ctx_max, ctx_min))
-        maxes = torch.from_numpy(ctx_max)
-        batch_max, batch_min = maxes.amax(dim=0), torch.from_numpy(ctx_min).amin(dim=0)
+        batch_max, batch_min = torch.from_numpy(ctx_max.max(axis=0)), torch.from_numpy(ctx_min.min(axis=0))
         self.extremes.update_from(batch_max, batch_min, n_ctx * (n_pos - start))
         self.hist.prepare(batch_max, batch_min, acts.shape)
         gen = torch.Generator().manual_seed(self.config.contexts.seed * 1_000_003 + self.batches_done)
-        keys = torch.rand(maxes.shape, generator=gen)  # [batch, F]
-        active = maxes > self.threshold()
-        sample_scores = torch.where(active, keys, NEG_INF)
-        negative_scores = torch.where(active, NEG_INF, keys)
+        keys = torch.rand(ctx_max.shape, generator=gen).numpy()  # [batch, F]
+        active = ctx_max > self.threshold().numpy()
+        maxes = torch.from_numpy(ctx_max)
+        sample_scores = torch.from_numpy(np.where(active, keys, np.float32(NEG_INF)))
+        negative_scores = torch.from_numpy(np.where(active, np.float32(NEG_INF), keys))
         used = np.zeros((len(self.parts), n_ctx), dtype=np.bool_)  # contexts that entered a slot, per part
         first = self.contexts_done
 
