@@ -242,6 +242,10 @@ class _Fanout:
         for s in self.sinks:
             s.finish(run)
 
+    def abort(self) -> None:
+        for s in self.sinks:
+            s.abort()
+
 
 def _cmd_export(args: argparse.Namespace) -> int:
     _django()

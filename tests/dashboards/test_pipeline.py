@@ -213,3 +213,34 @@ def test_finishing_does_not_read_the_corpus_again(tiny_llama, tmp_path, monkeypa
     monkeypatch.setattr(finalize, "iter_contexts", no_second_read)
     features = _run(tiny_llama, tmp_path, "k")
     assert len(features) == tiny_llama.d_mlp and all(f.examples for f in features)
+
+
+def test_a_run_failing_while_finishing_releases_the_sink_and_a_rerun_completes(tiny_llama, tmp_path, monkeypatch):
+    """The Parquet sink's writer thread and files are released, the half-written folder is not taken for
+    a bundle, and the checkpoint lets the rerun finish without a new pass."""
+    import threading
+
+    import featurepedia.dashboards.runner as runner
+    from featurepedia.dashboards.parquet import BundleError
+
+    real = runner.build_dashboards
+
+    def fail_after_first_chunk(*args, **kwargs):
+        chunks = real(*args, **kwargs)
+        yield next(chunks)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runner, "build_dashboards", fail_after_first_chunk)
+    config = _config(n_tokens=32 * 40)
+    source = source_for(tiny_llama, config.source)
+    with pytest.raises(OSError, match="disk full"):
+        run_dashboards(tiny_llama, source, config, ParquetSink(tmp_path / "f"), tmp_path / "run-f", progress=False)
+    assert not [t for t in threading.enumerate() if t.name.startswith("parquet")]
+    with pytest.raises(BundleError):
+        read_run(tmp_path / "f")
+    monkeypatch.setattr(runner, "build_dashboards", real)
+    batches = []
+    run_dashboards(tiny_llama, source, config, ParquetSink(tmp_path / "f"), tmp_path / "run-f", progress=False,
+                   on_batch=batches.append)
+    assert batches == []  # finished from the checkpoint
+    assert len([f for chunk in read_features(tmp_path / "f") for f in chunk]) == tiny_llama.d_mlp

@@ -7,6 +7,7 @@ tokens are stored once in ``contexts.parquet``; an example holds its context id 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -130,6 +131,16 @@ class ParquetSink:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             pending.result()
+
+    def abort(self) -> None:
+        """Stop after a failed run: the write in flight ends, files are closed; without run.json the
+        folder is not a bundle (read_run says so)."""
+        with contextlib.suppress(Exception):  # the run's own error is the one to raise
+            self._wait()
+        self._writer.shutdown()
+        for writer in (self._features, self._examples, self._contexts):
+            if writer is not None:
+                writer.close()
 
     def finish(self, run: RunInfo) -> None:
         self._wait()

@@ -45,6 +45,9 @@ class Sink(Protocol):
 
     def finish(self, run: RunInfo) -> None: ...
 
+    def abort(self) -> None:
+        """The run failed after begin(): release what begin() took (files, threads); keep what is stored."""
+
 
 class Interrupted(Exception):
     """Raised by a test's ``stop_after`` hook to simulate a crash mid-run."""
@@ -112,12 +115,17 @@ def run_dashboards(
     pass_done = time.perf_counter()
     info = _run_info(model, source, config, collector)
     sink.begin(info)
-    with _gc_paused():
-        for chunk in build_dashboards(model, source, config, collector, views):
-            sink.write_features(chunk)
-    info.elapsed_s = round(time.perf_counter() - started, 2)
-    info.timings = {"pass_s": round(pass_done - started, 2), "finalize_s": round(time.perf_counter() - pass_done, 2)}
-    sink.finish(info)
+    try:
+        with _gc_paused():
+            for chunk in build_dashboards(model, source, config, collector, views):
+                sink.write_features(chunk)
+        info.elapsed_s = round(time.perf_counter() - started, 2)
+        info.timings = {"pass_s": round(pass_done - started, 2),
+                        "finalize_s": round(time.perf_counter() - pass_done, 2)}
+        sink.finish(info)
+    except BaseException:
+        sink.abort()  # the checkpoint stays: a rerun finishes from it
+        raise
     (run_dir / "run.json").write_text(json.dumps(info.to_dict(), indent=2, default=str))
     return info
 

@@ -55,6 +55,10 @@ class DatabaseSink:
                  for f in features for e in f.examples],
                 batch_size=self.batch_size)
 
+    def abort(self) -> None:
+        """Nothing to release: each chunk was its own transaction; the source stays "building" until a
+        rebuild finishes it."""
+
     def finish(self, run: RunInfo) -> None:
         assert self.source is not None, "begin() first"
         self.source.config = run.to_dict()
