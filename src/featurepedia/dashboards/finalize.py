@@ -127,11 +127,9 @@ def _chunk(collector: Collector, start: int, stop: int, threshold: np.ndarray, a
     bins = np.concatenate([p[2] for p in picks])
     ranks = np.concatenate([p[3] for p in picks])
     order = np.lexsort((ranks, bins, rows))  # feature, then bin (top, q0.., negative), then rank
-    raw = np.concatenate([acc.values.numpy()[start + p[0], p[1]]
-                          for acc, p in zip((collector.top, collector.sample, collector.negative), picks, strict=True)])
-    contexts = np.concatenate([acc.context_ids.numpy()[start + p[0], p[1]]
-                               for acc, p in zip((collector.top, collector.sample, collector.negative), picks,
-                                                 strict=True)])
+    sources = list(zip((collector.top, collector.sample, collector.negative), picks, strict=True))
+    raw = np.concatenate([acc.values.numpy()[start + p[0], p[1]] for acc, p in sources])  # [n, T]
+    contexts = np.concatenate([acc.context_ids.numpy()[start + p[0], p[1]] for acc, p in sources])
     rows, bins, ranks, contexts = rows[order], bins[order], ranks[order], contexts[order]
     values = raw[order].astype(np.float64)
     row_decimals = decimals[rows]

@@ -170,15 +170,15 @@ def _feature_row(f: FeatureDashboard) -> dict[str, Any]:
 
 def _shared_columns(features: list[FeatureDashboard]) -> ExampleColumns | None:
     """The ExampleColumns these features' examples are, in order and whole, if they are (as a run yields)."""
-    lists = [f.examples for f in features]
-    if not lists or not all(isinstance(x, ExampleList) for x in lists):
+    lists = [f.examples for f in features if isinstance(f.examples, ExampleList)]
+    if not lists or len(lists) != len(features):
         return None
-    columns = lists[0].columns  # type: ignore[attr-defined]
+    columns = lists[0].columns
     position = 0
-    for x in lists:
-        if x.columns is not columns or x.start != position:  # type: ignore[attr-defined]
+    for part in lists:
+        if part.columns is not columns or part.start != position:
             return None
-        position = x.stop  # type: ignore[attr-defined]
+        position = part.stop
     return columns if position == len(columns) else None
 
 
