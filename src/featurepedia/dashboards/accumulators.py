@@ -148,12 +148,6 @@ class Histogram:
             self.counts[chosen] = merged
             self.half_range[chosen] *= factor
 
-    def edges(self, feature: int) -> Tensor:
-        """Bin edges of one feature: [n_bins + 1]."""
-        h = float(self.half_range[feature])
-        lo = -h if self.signed else 0.0
-        return torch.linspace(lo, h, self.n_bins + 1)
-
     def state_dict(self) -> dict[str, Tensor]:
         return {"half_range": self.half_range, "counts": self.counts, "off": self.off}
 
