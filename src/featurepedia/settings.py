@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from featurepedia.errors import FeaturepediaError
+
 PLACEHOLDER_SECRET = "insecure-embedded-mode-secret-change-me"
 
 
-class SettingsError(ValueError):
+class SettingsError(FeaturepediaError, ValueError):
     """A setting has a value that cannot be used."""
 
 

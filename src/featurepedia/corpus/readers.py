@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+from featurepedia.errors import FeaturepediaError
+
 DEFAULT_SPEC = "default"
 
 
-class CorpusError(ValueError):
+class CorpusError(FeaturepediaError, ValueError):
     """A corpus spec cannot be read."""
 
 

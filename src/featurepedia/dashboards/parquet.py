@@ -26,6 +26,7 @@ from featurepedia.dashboards.results import (
     FeatureDashboard,
     RunInfo,
 )
+from featurepedia.errors import FeaturepediaError
 
 FEATURES = "features.parquet"
 EXAMPLES = "examples.parquet"
@@ -50,7 +51,7 @@ CONTEXT_SCHEMA = pa.schema([
 ])
 
 
-class BundleError(ValueError):
+class BundleError(FeaturepediaError, ValueError):
     """A Parquet bundle is missing or unreadable."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from featurepedia.errors import FeaturepediaError, NotFoundError, UnavailableError
 
-class InterpError(Exception):
+
+class InterpError(FeaturepediaError):
     """Base class of every autointerp error."""
 
 
@@ -15,9 +17,9 @@ class RecordError(InterpError, ValueError):
     """Activation records are malformed or the wrong mix (e.g. no non-activating examples)."""
 
 
-class UnknownComponentError(InterpError, LookupError):
+class UnknownComponentError(InterpError, NotFoundError):
     """No explainer or scorer is registered under a name."""
 
 
-class ScorerUnavailable(InterpError, RuntimeError):
+class ScorerUnavailable(InterpError, UnavailableError):
     """A model or endpoint an explainer or scorer needs cannot be reached (down, timed out, refused)."""

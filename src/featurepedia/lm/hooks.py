@@ -15,13 +15,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from featurepedia.errors import FeaturepediaError
+
 _PATTERNS = {
     "mlp_post": re.compile(r"^blocks\.(\d+)\.mlp\.hook_post$"),
     "resid_post": re.compile(r"^blocks\.(\d+)\.hook_resid_post$"),
 }
 
 
-class HookPointError(ValueError):
+class HookPointError(FeaturepediaError, ValueError):
     """A hook point name is unknown or out of range for the model."""
 
 

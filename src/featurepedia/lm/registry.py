@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from featurepedia.errors import NotFoundError
 from featurepedia.lm.model import LanguageModel
 
 Loader = Callable[[], LanguageModel]
@@ -15,7 +16,7 @@ Loader = Callable[[], LanguageModel]
 _LOADERS: dict[str, tuple[Loader, str]] = {}
 
 
-class ModelNotFoundError(LookupError):
+class ModelNotFoundError(NotFoundError):
     """No loader, local folder or hub model matches a model id."""
 
 

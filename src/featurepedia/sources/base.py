@@ -8,10 +8,12 @@ from typing import Any
 
 from torch import Tensor
 
+from featurepedia.errors import FeaturepediaError
+
 _KINDS: dict[str, Callable[..., Source]] = {}
 
 
-class SourceError(ValueError):
+class SourceError(FeaturepediaError, ValueError):
     """A source cannot be built: unknown kind, bad id, corrupt or mismatched weights."""
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from featurepedia.dashboards.parquet import ParquetSink, read_features, read_run
 from featurepedia.dashboards.results import Example, FeatureDashboard, RunInfo
+from featurepedia.errors import NotFoundError
 from featurepedia.web.catalog.models import Feature, Source
 from featurepedia.web.catalog.sink import DatabaseSink
 
 
-class CatalogError(LookupError):
+class CatalogError(NotFoundError):
     """A model or source asked for is not in the database."""
 
 
