@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,14 @@ class LanguageModel:
     hf: Any  # a transformers *ForCausalLM (nn.Module)
     tokenizer: Any
     info: dict[str, Any] = field(default_factory=dict)
+    # Display caches, shared by the threads that serve pages: filled under the lock, read without it.
+    # token id -> (its bytes, its TokenText when those bytes are whole UTF-8, else None: only part of a
+    # character, so a context holding it takes the full path).
+    _token_cache: dict[int, tuple[bytes, TokenText | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _token_text_cache: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _special_texts: dict[int, TokenText] | None = field(default=None, init=False, repr=False, compare=False)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.hf.eval()
@@ -95,27 +104,36 @@ class LanguageModel:
         Each token's bytes are looked up once per model: dashboards display thousands of contexts that
         share a few thousand distinct tokens.
         """
-        cache: dict[int, bytes] = self.__dict__.setdefault("_token_bytes_cache", {})
-        # A token whose bytes are whole UTF-8 shows the same whatever its neighbours: its TokenText is
-        # kept too (None = only part of a character: that context takes the full path).
-        whole: dict[int, TokenText | None] = self.__dict__.setdefault("_token_whole_cache", {})
         ids = [int(i) for i in ids]
-        missing = list({i for i in ids if i not in cache})
+        cache = self._token_cache
+        missing = {i for i in ids if i not in cache}
         if missing:
-            cache.update(zip(missing, token_bytes(self.tokenizer, missing), strict=True))
-            for i in missing:
-                try:
-                    cache[i].decode("utf-8")
-                    whole[i] = display_from_bytes([cache[i]])[0]
-                except UnicodeDecodeError:
-                    whole[i] = None
-        specials = self.__dict__.get("_special_texts")
+            self._fill_token_cache(missing)
+        specials = self._special_texts
         if specials is None:
-            specials = self.__dict__["_special_texts"] = special_token_texts(self.tokenizer)
-        shown = [whole[i] for i in ids]
+            with self._cache_lock:
+                if self._special_texts is None:
+                    self._special_texts = special_token_texts(self.tokenizer)
+                specials = self._special_texts
+        entries = [cache[i] for i in ids]
+        shown = [whole for _, whole in entries]
         if any(t is None for t in shown):
-            return mark_special(ids, display_from_bytes([cache[i] for i in ids]), specials)
-        return mark_special(ids, shown, specials)  # type: ignore[arg-type]  # no None left
+            return mark_special(ids, display_from_bytes([raw for raw, _ in entries]), specials)
+        return mark_special(ids, [t for t in shown if t is not None], specials)
+
+    def _fill_token_cache(self, missing: set[int]) -> None:
+        # Computed under the lock (so two threads never look up the same tokens), published by one update of
+        # whole entries: a reader without the lock finds each token either absent or complete.
+        with self._cache_lock:
+            todo = [i for i in missing if i not in self._token_cache]
+            entries: dict[int, tuple[bytes, TokenText | None]] = {}
+            for i, raw in zip(todo, token_bytes(self.tokenizer, todo), strict=True):
+                try:
+                    raw.decode("utf-8")
+                    entries[i] = (raw, display_from_bytes([raw])[0])
+                except UnicodeDecodeError:
+                    entries[i] = (raw, None)
+            self._token_cache.update(entries)
 
     def token_text(self, token_id: int) -> str:
         """Display string of one token on its own (cached: logit lists repeat tokens a lot)."""
@@ -123,12 +141,14 @@ class LanguageModel:
 
     def token_texts(self, token_ids: Sequence[int]) -> list[str]:
         """Display strings of tokens each on its own (not joined like a context), looked up in one go."""
-        cache: dict[int, str] = self.__dict__.setdefault("_token_text_cache", {})
+        cache = self._token_text_cache
         ids = [int(i) for i in token_ids]
         missing = list({i for i in ids if i not in cache})
         if missing:
-            for i, shown in zip(missing, self.display(missing), strict=True):
-                cache[i] = shown.text if not shown.is_partial else self.display([i])[0].text
+            texts = {i: shown.text if not shown.is_partial else self.display([i])[0].text
+                     for i, shown in zip(missing, self.display(missing), strict=True)}
+            with self._cache_lock:
+                cache.update(texts)  # the same text whichever thread computed it
         return [cache[i] for i in ids]
 
     # -- hooks ---------------------------------------------------------------------------------------
