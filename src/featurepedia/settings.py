@@ -15,6 +15,10 @@ from urllib.parse import urlsplit
 from featurepedia.errors import FeaturepediaError
 
 PLACEHOLDER_SECRET = "insecure-embedded-mode-secret-change-me"
+# The embedded model (lm/embedded.py) and the source `featurepedia demo` builds from it. Defined here, not in
+# lm, because everything imports settings and settings must not import torch.
+DEFAULT_MODEL_ID = "smollm2-135m"
+DEFAULT_SOURCE_ID = "6-mlp"
 
 
 class SettingsError(FeaturepediaError, ValueError):
@@ -48,8 +52,8 @@ class Settings:
         "X-Forwarded-Proto header (which the proxy must set) marks requests secure and cookies are secure-only.")
     port: int = _setting(3000, "Port of `featurepedia serve` (3000, as Neuronpedia's clients expect).")
     threads: int = _setting(8, "Worker threads of the embedded web server.")
-    default_model: str = _setting("smollm2-135m", "Model id built and shown by `featurepedia demo`.")
-    default_source: str = _setting("6-mlp", "Source id built by `featurepedia demo`.")
+    default_model: str = _setting(DEFAULT_MODEL_ID, "Model id built and shown by `featurepedia demo`.")
+    default_source: str = _setting(DEFAULT_SOURCE_ID, "Source id built by `featurepedia demo`.")
     demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source.")
     torch_threads: int = _setting(0, "torch CPU threads; 0 lets torch choose (all cores).")
     redis_url: str = _setting("", "Redis URL, e.g. redis://127.0.0.1:6379/0: the cache shared by all web processes, "

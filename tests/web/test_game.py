@@ -196,6 +196,22 @@ def test_default_campaign_is_created_once(world):
     assert c is not None and c == ensure_default_campaign("tiny", "1-mlp") and c.feature_queryset().count() == 3
 
 
+def test_default_campaign_defaults_to_the_default_settings(world, monkeypatch):
+    from featurepedia.settings import reset_settings
+
+    monkeypatch.setenv("FEATUREPEDIA_DEFAULT_MODEL", "tiny")
+    monkeypatch.setenv("FEATUREPEDIA_DEFAULT_SOURCE", "1-mlp")
+    reset_settings()
+    try:
+        c = ensure_default_campaign()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    # Another model is the default: the campaign is named after it, not after SmolLM2's layer 6.
+    assert c is not None and c.source == world["source"] and c.slug == "tiny-1-mlp"
+    assert c.title == "Explain 1-mlp of tiny"
+
+
 def test_campaign_with_a_feature_list_and_dates(world):
     c = Campaign.objects.create(slug="pick", title="Picked", source=world["source"])
     c.features.add(world["features"][2])
