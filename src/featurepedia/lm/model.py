@@ -73,6 +73,16 @@ class LanguageModel:
         return int(self.hf.get_output_embeddings().weight.shape[0])
 
     @property
+    def device(self) -> torch.device:
+        """Where the weights are; inputs go there (the CPU today, a GPU for live inference later)."""
+        return next(self.hf.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The weights' floating-point type (float32 unless a loader was asked for another)."""
+        return next(self.hf.parameters()).dtype
+
+    @property
     def bos_token_id(self) -> int | None:
         return self.tokenizer.bos_token_id
 

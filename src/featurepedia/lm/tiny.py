@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import torch
+from torch import nn
 
 from featurepedia.lm.model import LanguageModel
 from featurepedia.lm.registry import register_model
@@ -39,7 +40,8 @@ def tiny_tokenizer() -> Any:
                                    pad_token="<|endoftext|>")
 
 
-def tiny_gpt2(seed: int = 0, n_layer: int = 2) -> LanguageModel:
+def tiny_gpt2(seed: int = 0, n_layer: int = 2, dtype: torch.dtype = torch.float32,
+              device: torch.device | str = "cpu") -> LanguageModel:
     """A random 2-layer GPT-2 (d_model 64, 256 MLP neurons)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -47,11 +49,13 @@ def tiny_gpt2(seed: int = 0, n_layer: int = 2) -> LanguageModel:
     torch.manual_seed(seed)
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=64, n_layer=n_layer, n_head=4,
                         n_inner=256, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    hf = GPT2LMHeadModel(config)
+    hf: nn.Module = GPT2LMHeadModel(config)
+    hf.to(device=device, dtype=dtype)  # built in fp32 first, so every dtype rounds the same weights
     return LanguageModel("tiny-gpt2", hf, tokenizer, info={"loader": "tiny", "arch": "gpt2", "seed": seed})
 
 
-def tiny_llama(seed: int = 0, n_layer: int = 2) -> LanguageModel:
+def tiny_llama(seed: int = 0, n_layer: int = 2, dtype: torch.dtype = torch.float32,
+               device: torch.device | str = "cpu") -> LanguageModel:
     """A random 2-layer Llama (gated SiLU MLP, RMSNorm, tied embeddings): SmolLM2's code path."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -61,7 +65,8 @@ def tiny_llama(seed: int = 0, n_layer: int = 2) -> LanguageModel:
                          num_hidden_layers=n_layer, num_attention_heads=4, num_key_value_heads=2,
                          max_position_embeddings=256, tie_word_embeddings=True,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    hf = LlamaForCausalLM(config)
+    hf: nn.Module = LlamaForCausalLM(config)
+    hf.to(device=device, dtype=dtype)
     return LanguageModel("tiny-llama", hf, tokenizer, info={"loader": "tiny", "arch": "llama", "seed": seed})
 
 

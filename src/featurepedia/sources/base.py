@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from featurepedia.errors import FeaturepediaError
@@ -38,6 +39,16 @@ class Source(ABC):
         self.hook_name = hook_name
         self.d_in = d_in
         self.n_features = n_features
+
+    @property
+    def device(self) -> torch.device:
+        """Where ``encode`` computes (its input goes there); the CPU unless a kind says otherwise."""
+        return torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point type ``encode`` computes in; float32 unless a kind says otherwise."""
+        return torch.float32
 
     @abstractmethod
     def encode(self, hidden: Tensor) -> Tensor:

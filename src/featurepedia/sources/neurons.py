@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from featurepedia.lm.model import LanguageModel
@@ -19,14 +20,23 @@ class NeuronSource(Source):
         hook = f"blocks.{layer}.mlp.hook_post"
         model.hook_point(hook)  # range check with a clear error
         super().__init__(f"{layer}-mlp", hook, model.d_mlp, model.d_mlp)
+        # The activations are the model's own, so they are where and what its weights are.
+        self._device = model.device
+        self._dtype = model.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._dtype
 
     def encode(self, hidden: Tensor) -> Tensor:
         return hidden
 
     def decoder_directions(self) -> Tensor:
-        import torch
-
-        return torch.eye(self.n_features)
+        return torch.eye(self.n_features, device=self.device, dtype=self.dtype)
 
 
 register_source_kind("neurons", NeuronSource)
