@@ -34,7 +34,8 @@ from featurepedia.corpus import ContextSpec, iter_contexts  # noqa: E402
 from featurepedia.interp import ActivationRecord, get_explainer, get_scorer, held_out_split  # noqa: E402
 from featurepedia.interp.metrics import auroc  # noqa: E402
 from featurepedia.interp.planted import PLANTED_FEATURES, planted_records  # noqa: E402
-from featurepedia.lm import load_model  # noqa: E402
+from featurepedia.lm import get_model  # noqa: E402
+from featurepedia.settings import DEFAULT_MODEL_ID  # noqa: E402
 
 RECORD_LEN = 32
 
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         args.features, args.neurons = min(args.features, 8), min(args.neurons, 4)
         args.llm_candidates = min(args.llm_candidates, 3)
 
-    model = load_model("smollm2-135m")
+    model = get_model(DEFAULT_MODEL_ID)
     suite = planted_suite(corpus_token_lists(model, args.contexts), args.features)
     print(f"planted features: {len(suite)}; score records per feature: "
           f"{', '.join(str(len(f['score'])) for f in suite)}")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from featurepedia import runtime  # noqa: E402
+from featurepedia.settings import DEFAULT_MODEL_ID, DEFAULT_SOURCE_ID  # noqa: E402
 
 RUNTIME = runtime.configure()  # as the featurepedia command does, before torch loads: both runs share it
 
@@ -46,10 +47,10 @@ def measure(model_id: str, source_id: str, tokens: int, batch_size: int, repeat:
 
     from featurepedia.corpus import ContextSpec, context_batches, iter_contexts
     from featurepedia.dashboards import ParquetSink, RunConfig, run_dashboards
-    from featurepedia.lm import load_model
+    from featurepedia.lm import get_model
     from featurepedia.sources import source_for
 
-    model = load_model(model_id)
+    model = get_model(model_id)
     source = source_for(model, source_id)
     config = RunConfig(model=model_id, source=source_id, n_tokens=tokens, batch_size=batch_size,
                        contexts=ContextSpec(), checkpoint_seconds=1e9)
@@ -117,8 +118,8 @@ def run_child(args: argparse.Namespace, tokens: int, repeat: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="smollm2-135m")
-    parser.add_argument("--source", default="6-mlp")
+    parser.add_argument("--model", default=DEFAULT_MODEL_ID)
+    parser.add_argument("--source", default=DEFAULT_SOURCE_ID)
     parser.add_argument("--tokens", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--growth", type=int, default=4, help="also run growth x tokens (0 = skip)")

@@ -20,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from featurepedia.settings import DEFAULT_MODEL_ID, DEFAULT_SOURCE_ID
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROME_FLAGS = ("--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
                 "--disable-component-update --disable-sync")
@@ -75,7 +77,8 @@ def audit(binary: Path, url: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running site; default: start `featurepedia serve` on a free port")
-    parser.add_argument("--feature", default="/smollm2-135m/6-mlp/0", help="path of the feature page to audit")
+    parser.add_argument("--feature", default=f"/{DEFAULT_MODEL_ID}/{DEFAULT_SOURCE_ID}/0",
+                        help="path of the feature page to audit")
     args = parser.parse_args()
     data_dir = Path(os.environ.get("FEATUREPEDIA_DATA_DIR", ROOT / "data"))
     binary = lighthouse_bin(data_dir)

@@ -53,15 +53,15 @@ def tiny_llama():
 
 @pytest.fixture(scope="session")
 def real_model():
-    """The embedded SmolLM2-135M-Instruct, loaded once per test session."""
-    from featurepedia.lm import load_model
-    from featurepedia.settings import reset_settings
+    """The embedded SmolLM2-135M-Instruct, from the model pool: the scorers' default model is this instance."""
+    from featurepedia.lm import get_model
+    from featurepedia.settings import DEFAULT_MODEL_ID, reset_settings
 
     old = os.environ.get("FEATUREPEDIA_DATA_DIR")
     os.environ["FEATUREPEDIA_DATA_DIR"] = str(REAL_DATA_DIR)
     reset_settings()
     try:
-        model = load_model("smollm2-135m")
+        model = get_model(DEFAULT_MODEL_ID)
     finally:
         if old is None:
             os.environ.pop("FEATUREPEDIA_DATA_DIR", None)

