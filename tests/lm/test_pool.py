@@ -162,3 +162,10 @@ def test_the_sentence_model_is_pooled():
     model = sentence_model()
     assert PoolKey(SENTENCE_MODEL, EMBEDDING_MODEL) in POOL.keys()
     assert sentence_model() is model
+
+
+@pytest.mark.slow
+def test_the_session_model_is_the_scorers_default(real_model):
+    from featurepedia.interp.backends.local import LocalLM
+
+    assert LocalLM().model is real_model is get_model(real_model.model_id)
