@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -79,6 +80,18 @@ def test_build_errors_are_clear(capsys, data_dir, tmp_path):
         err = capsys.readouterr().err
         assert message in err, (argv, err)
         assert "Traceback" not in err
+
+
+def test_a_model_whose_files_cannot_be_read_is_a_clear_error(capsys, data_dir, tmp_path, monkeypatch):
+    def unreadable(model_id: str) -> NoReturn:
+        raise PermissionError(13, "Permission denied", f"{model_id}/model.safetensors")
+
+    monkeypatch.setattr("featurepedia.dashboards.building.load_model", unreadable)
+    argv = ["build", "--model", "some/folder", "--source", "1-mlp", "--no-db", "--out", str(tmp_path / "b")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the files of model 'some/folder'" in err and "Permission denied" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.django_db

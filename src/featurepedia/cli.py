@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
 import sys
 from pathlib import Path
 
 from featurepedia import runtime
-from featurepedia.settings import SettingsError, get_settings, settings_help
+from featurepedia.errors import FeaturepediaError, UsageError
+from featurepedia.settings import get_settings, settings_help
 
 EPILOG = "settings (environment variables):\n" + "\n".join(
     f"  {name}  (default: {default})\n      {text}" for name, default, text in settings_help())
-
-
-MIGRATE_LOCK = 0x46504D47  # PostgreSQL advisory lock key held while migrating ("FPMG")
-
-
-class CommandError(Exception):
-    """A user-facing error: printed without a traceback, exit status 2."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         return int(args.func(args) or 0)
-    except (CommandError, SettingsError) as err:
+    except FeaturepediaError as err:  # what the user can fix: the message says how, no traceback
         print(f"featurepedia {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -139,25 +131,15 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
 
 
-def _django() -> None:
-    from django.core.management import call_command
+def _say(text: str) -> None:
+    """How the long-running commands (demo, serve) tell the user what they are doing."""
+    print(text, flush=True)
 
+
+def _setup() -> None:
     from featurepedia.web import setup
 
     setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        call_command("migrate", verbosity=0, interactive=False)
-        return
-    # Several processes (web, workers) may start at once on a new database: one migrates, the others wait
-    # for it (a session-level advisory lock) and then find nothing left to do.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK])
-        try:
-            call_command("migrate", verbosity=0, interactive=False)
-        finally:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATE_LOCK])
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -171,137 +153,47 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from featurepedia.corpus.contexts import ContextSpec
     from featurepedia.dashboards import RunConfig
+    from featurepedia.web.catalog.building import build_source
 
     if args.no_db and not args.out:
-        raise CommandError("--no-db writes nothing without --out DIR; add --out or drop --no-db")
+        raise UsageError("--no-db writes nothing without --out DIR; add --out or drop --no-db")
     if args.tokens < 1:
-        raise CommandError(f"--tokens is {args.tokens}; give a positive number of tokens, e.g. 200000")
+        raise UsageError(f"--tokens is {args.tokens}; give a positive number of tokens, e.g. 200000")
     if args.tokens < args.ctx_len:
-        raise CommandError(f"--tokens {args.tokens} is less than one context of {args.ctx_len} tokens")
+        raise UsageError(f"--tokens {args.tokens} is less than one context of {args.ctx_len} tokens")
     config = RunConfig(
         model=args.model, source=args.source, sae_path=args.sae, n_tokens=args.tokens,
         batch_size=args.batch_size, contexts=ContextSpec(corpus=args.corpus, ctx_len=args.ctx_len, seed=args.seed))
-    info = build(config, hook=args.hook, out=Path(args.out) if args.out else None, to_db=not args.no_db,
-                 fresh=args.fresh, progress=not args.quiet)
+    info = build_source(config, hook=args.hook, out=Path(args.out) if args.out else None, to_db=not args.no_db,
+                        fresh=args.fresh, progress=not args.quiet)
     print(f"built {info.source['n_features']} features of {info.model_id}/{info.source['source_id']} from "
           f"{info.n_tokens:,} tokens in {info.elapsed_s:.1f} s")
     return 0
 
 
-def build(config, hook: str | None = None, out: Path | None = None, to_db: bool = True,  # type: ignore[no-untyped-def]
-          fresh: bool = False, progress: bool = True):
-    """Run a dashboards build into the database and/or a bundle (shared by `build` and `demo`)."""
-    import torch
-
-    from featurepedia.corpus import CorpusError
-    from featurepedia.dashboards import ParquetSink, run_dashboards
-    from featurepedia.dashboards.runner import CHECKPOINT
-    from featurepedia.lm import HookPointError, ModelNotFoundError, load_model
-    from featurepedia.sources import SourceError, source_for
-
-    settings = get_settings()
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
-    try:
-        model = load_model(config.model)
-        source = source_for(model, config.source, sae_path=config.sae_path, hook_name=hook)
-    except (ModelNotFoundError, HookPointError, SourceError, OSError) as err:
-        raise CommandError(str(err)) from None
-    run_dir = settings.runs_dir / model.model_id / source.source_id
-    if fresh:
-        (run_dir / CHECKPOINT).unlink(missing_ok=True)
-    sinks: list = []  # type: ignore[type-arg]
-    if to_db:
-        _django()
-        from featurepedia.web.catalog.sink import DatabaseSink
-
-        sinks.append(DatabaseSink())
-    if out is not None:
-        sinks.append(ParquetSink(out))
-    try:
-        return run_dashboards(model, source, config, _Fanout(sinks), run_dir, progress=progress)
-    except CorpusError as err:
-        raise CommandError(str(err)) from None
-
-
-class _Fanout:
-    """Send a run's results to several sinks."""
-
-    def __init__(self, sinks: list) -> None:  # type: ignore[type-arg]
-        self.sinks = sinks
-
-    def begin(self, run) -> None:  # type: ignore[no-untyped-def]
-        for s in self.sinks:
-            s.begin(run)
-
-    def write_features(self, features) -> None:  # type: ignore[no-untyped-def]
-        for s in self.sinks:
-            s.write_features(features)
-
-    def finish(self, run) -> None:  # type: ignore[no-untyped-def]
-        for s in self.sinks:
-            s.finish(run)
-
-    def abort(self) -> None:
-        for s in self.sinks:
-            s.abort()
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
-    _django()
-    from featurepedia.web.catalog.bundles import CatalogError, export_source
+    _setup()
+    from featurepedia.web.catalog.bundles import export_source
 
-    try:
-        n = export_source(args.model, args.source, Path(args.out))
-    except CatalogError as err:
-        raise CommandError(str(err)) from None
+    n = export_source(args.model, args.source, Path(args.out))
     print(f"exported {n} features of {args.model}/{args.source} to {args.out}")
     return 0
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    _django()
-    from featurepedia.dashboards.parquet import BundleError
+    _setup()
     from featurepedia.web.catalog.bundles import import_bundle
 
-    try:
-        run = import_bundle(Path(args.bundle))
-    except BundleError as err:
-        raise CommandError(str(err)) from None
+    run = import_bundle(Path(args.bundle))
     print(f"imported {run.model_id}/{run.source['source_id']} ({run.source['n_features']} features)")
     return 0
 
 
-def parse_indices(spec: str, n_features: int) -> list[int]:
-    """'all', '5', '0-99' or '1,2,10-20' -> sorted feature indices; errors say what is wrong."""
-    if spec.strip() == "all":
-        return list(range(n_features))
-    out: set[int] = set()
-    for part in spec.split(","):
-        lo, sep, hi = part.strip().partition("-")
-        if not lo.isdigit() or (sep and not hi.isdigit()):
-            raise CommandError(f"--features {spec!r}: {part!r} is not an index or range; use e.g. 0-99 or 1,2,10-20")
-        first, last = int(lo), int(hi) if sep else int(lo)
-        if first > last or last >= n_features:
-            raise CommandError(f"--features {spec!r}: {part!r} is outside 0-{n_features - 1}")
-        out.update(range(first, last + 1))
-    return sorted(out)
-
-
-def _stored_features(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    _django()
-    from featurepedia.web.catalog.bundles import CatalogError, find_source
-
-    try:
-        source = find_source(args.model, args.source)
-    except CatalogError as err:
-        raise CommandError(str(err)) from None
-    indices = parse_indices(args.features, source.n_features)
-    return source, source.features.filter(index__in=indices).order_by("index")
-
-
 def _cmd_explain(args: argparse.Namespace) -> int:
-    source, features = _stored_features(args)
+    _setup()
+    from featurepedia.web.explanations.batch import explain_features, select_features
+
+    source, features = select_features(args.model, args.source, args.features)
     done = explain_features(features, args.explainer, force=args.force, score=not args.no_score,
                             progress=not args.quiet)
     print(f"explained {done} features of {source} with {args.explainer}" + (
@@ -309,37 +201,12 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain_features(features, explainer: str, force: bool = False, score: bool = True,  # type: ignore[no-untyped-def]
-                     progress: bool = True) -> int:
-    """Explain (and score) features that lack an explanation by this method; returns how many were written."""
-    from tqdm.auto import tqdm
-
-    from featurepedia.interp import InterpError, get_explainer
-    from featurepedia.web.explanations.scoring import explain_feature, score_explanation
-
-    try:
-        method = getattr(get_explainer(explainer), "method", explainer)
-    except InterpError as err:
-        raise CommandError(str(err)) from None
-    if not force:
-        features = features.exclude(explanations__method=method)
-    written = 0
-    for feature in tqdm(list(features.select_related("source")), desc=f"explain ({explainer})",
-                        unit="feature", disable=not progress):
-        try:
-            explanation = explain_feature(feature, explainer)
-        except InterpError as err:
-            raise CommandError(f"feature {feature.index}: {err}") from None
-        if score:
-            score_explanation(explanation)
-        written += 1
-    return written
-
-
 def _cmd_score(args: argparse.Namespace) -> int:
-    source, features = _stored_features(args)
+    _setup()
+    from featurepedia.web.explanations.batch import score_pending, select_features
     from featurepedia.web.explanations.scoring import DEFAULT_SCORER
 
+    source, features = select_features(args.model, args.source, args.features)
     scorer = args.scorer or DEFAULT_SCORER
     done, failed = score_pending(features, scorer, force=args.force, progress=not args.quiet)
     print(f"scored {done} explanations of {source} with {scorer}" +
@@ -347,27 +214,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def score_pending(features, scorer: str | None = None, force: bool = False,  # type: ignore[no-untyped-def]
-                  progress: bool = False) -> tuple[int, int]:
-    """Score live explanations of ``features`` without an OK score (all with force); (scored, failed)."""
-    from tqdm.auto import tqdm
-
-    from featurepedia.web.explanations.models import Explanation, ExplanationScore
-    from featurepedia.web.explanations.scoring import DEFAULT_SCORER, score_explanation
-
-    scorer = scorer or DEFAULT_SCORER
-    explanations = Explanation.objects.filter(feature__in=features, status=Explanation.Status.LIVE)
-    if not force:
-        explanations = explanations.exclude(scores__scorer=scorer, scores__status=ExplanationScore.Status.OK)
-    todo = list(explanations.select_related("feature__source").order_by("feature__index", "pk"))
-    failed = 0
-    for explanation in tqdm(todo, desc=f"score ({scorer})", unit="explanation", disable=not progress):
-        failed += score_explanation(explanation, scorer).status == ExplanationScore.Status.FAILED
-    return len(todo) - failed, failed
-
-
 def _cmd_worker(args: argparse.Namespace) -> int:
-    _django()
+    _setup()
     from django.core.management import call_command
 
     call_command("db_worker")
@@ -375,92 +223,18 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    _django()
-    serve(args.host, args.port or get_settings().port)
+    _setup()
+    from featurepedia.web.server import serve
+
+    serve(args.host, args.port or get_settings().port, _say)
     return 0
-
-
-def serve(host: str, port: int) -> None:
-    """Serve the site with waitress (multi-threaded, pure Python) until interrupted."""
-    from waitress import serve as waitress_serve
-
-    from featurepedia.web.wsgi import application
-
-    print(f"Featurepedia is at http://{host}:{port}/  (Ctrl+C stops it)", flush=True)
-    waitress_serve(application, host=host, port=port, threads=get_settings().threads, ident="featurepedia")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from featurepedia.corpus.contexts import ContextSpec
-    from featurepedia.dashboards import RunConfig
-    from featurepedia.lm import embedded
+    from featurepedia.web.demo import run_demo
 
-    settings = get_settings()
-    print("preparing the embedded model (converted once, then cached in the data dir)...", flush=True)
-    embedded.prepare()
-    _django()
-    from featurepedia.web.catalog.models import Source
-
-    model_id, source_id = settings.default_model, settings.default_source
-    stored = Source.objects.filter(model__slug=model_id, slug=source_id, status=Source.Status.READY).first()
-    if stored is not None and stored.features.count() == stored.n_features:
-        print(f"{model_id}/{source_id} is already built ({stored.n_features} features)")
-    else:
-        tokens = args.tokens or settings.demo_tokens
-        print(f"building {model_id}/{source_id} from {tokens:,} tokens of the bundled corpus...", flush=True)
-        config = RunConfig(model=model_id, source=source_id, n_tokens=tokens, contexts=ContextSpec())
-        info = build(config)
-        print(f"built {info.source['n_features']} features in {info.elapsed_s:.0f} s")
-    from featurepedia.web.game.setup import ensure_default_campaign
-
-    ensure_default_campaign(model_id, source_id)
-    stored = Source.objects.get(model__slug=model_id, slug=source_id)
-    written = explain_features(stored.features.all(), "token-list", score=False)
-    if written:
-        print(f"explained {written} features with token-list")
-    if args.no_serve:
-        scored, _ = score_pending(stored.features.all(), progress=True)
-        if scored:
-            print(f"scored {scored} explanations")
-        return 0
-    # Scoring every explanation takes minutes the first time: the site opens at once and a background
-    # process (lower priority, resumable) scores them; scores appear on the pages as they finish.
-    scorer = background_scoring(stored.features.all(), model_id, source_id)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that `kill` also stops the background scorer
-    try:
-        serve(args.host, args.port or settings.port)
-    finally:
-        if scorer is not None and scorer.poll() is None:
-            scorer.terminate()
-            scorer.wait()
+    run_demo(tokens=args.tokens, host=args.host, port=args.port, serve_site=not args.no_serve, say=_say)
     return 0
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-def background_scoring(features, model_id: str, source_id: str):  # type: ignore[no-untyped-def]
-    """Start ``featurepedia score`` for the features' unscored explanations in a child process at low
-    priority, or return None when none is left. What it has scored stays if it is stopped; the next run
-    scores the rest."""
-    import shutil
-    import subprocess
-
-    from featurepedia.web.explanations.models import Explanation, ExplanationScore
-    from featurepedia.web.explanations.scoring import DEFAULT_SCORER
-
-    pending = (Explanation.objects.filter(feature__in=features, status=Explanation.Status.LIVE)
-               .exclude(scores__scorer=DEFAULT_SCORER, scores__status=ExplanationScore.Status.OK).count())
-    if not pending:
-        return None
-    print(f"scoring {pending} explanations in the background with {DEFAULT_SCORER}; the site works "
-          "meanwhile and scores appear as they finish", flush=True)
-    command = [sys.executable, "-m", "featurepedia.cli", "score", "--model", model_id, "--source", source_id,
-               "--quiet"]
-    nice = shutil.which("nice")
-    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # no library progress bars in the site's log
-    return subprocess.Popen([nice, "-n", "10", *command] if nice else command, env=env)
 
 
 if __name__ == "__main__":

@@ -124,24 +124,37 @@ def test_cli_rejects_bad_feature_ranges(capsys):
     assert "no source planted/9-mlp" in capsys.readouterr().err
 
 
-def test_demo_scores_in_a_background_process_with_a_command_that_scores_what_is_pending(monkeypatch, capsys):
+def test_a_feature_selection_is_indices_or_a_usage_error():
+    from featurepedia.errors import UsageError
+    from featurepedia.web.explanations.batch import parse_indices
+
+    assert parse_indices("all", 3) == [0, 1, 2]
+    assert parse_indices("5, 0-2,1", 10) == [0, 1, 2, 5]
+    with pytest.raises(UsageError, match="outside 0-9"):
+        parse_indices("8-10", 10)
+    with pytest.raises(UsageError, match="not an index or range"):
+        parse_indices("2-", 10)
+
+
+def test_demo_scores_in_a_background_process_with_a_command_that_scores_what_is_pending(monkeypatch):
     import subprocess
 
-    from featurepedia.cli import background_scoring, explain_features
+    from featurepedia.web.demo import background_scoring
+    from featurepedia.web.explanations.batch import explain_features
 
     for i in range(3):
         planted_feature(i)
     features = Source.objects.get(slug="0-res-sae").features.all()
     assert explain_features(features, "token-list", score=False, progress=False) == 3
     assert not ExplanationScore.objects.exists()
-    started = []
+    started, said = [], []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
-    assert background_scoring(features, "planted", "0-res-sae") == "child"
-    assert "scoring 3 explanations in the background" in capsys.readouterr().out
+    assert background_scoring(features, "planted", "0-res-sae", said.append) == "child"
+    assert "scoring 3 explanations in the background" in said[0]
     command = started[0]
     assert command[0].endswith("nice") and command[1:3] == ["-n", "10"]  # low priority: the site stays quick
     # The child's command line, run here: it scores exactly what was pending.
     assert cli(command[command.index("score"):]) == 0
     assert ExplanationScore.objects.filter(status="ok").count() == 3
-    assert background_scoring(features, "planted", "0-res-sae") is None  # nothing left: no process
+    assert background_scoring(features, "planted", "0-res-sae", said.append) is None  # nothing left: no process
     assert len(started) == 1

@@ -1,9 +1,10 @@
 """Feature dashboards: one streaming pass over a corpus -> per-feature examples, stats and effects."""
 
 from featurepedia.dashboards.config import RunConfig
+from featurepedia.dashboards.fanout import FanoutSink
 from featurepedia.dashboards.parquet import ParquetSink, read_features, read_run
 from featurepedia.dashboards.results import Example, FeatureDashboard, RunInfo
 from featurepedia.dashboards.runner import Interrupted, Sink, run_dashboards
 
-__all__ = ["Example", "FeatureDashboard", "Interrupted", "ParquetSink", "RunConfig", "RunInfo", "Sink",
-           "read_features", "read_run", "run_dashboards"]
+__all__ = ["Example", "FanoutSink", "FeatureDashboard", "Interrupted", "ParquetSink", "RunConfig", "RunInfo",
+           "Sink", "read_features", "read_run", "run_dashboards"]

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "featurepedia.web.errors.FeaturepediaErrorMiddleware",
 ]
 
 ROOT_URLCONF = "featurepedia.web.urls"

@@ -10,3 +10,7 @@ urlpatterns = [
     path("", include("featurepedia.web.explanations.urls")),
     path("", include("featurepedia.web.catalog.urls")),
 ]
+
+# Unknown addresses and crashes under /api/ answer in the API's JSON error shape (see web/errors.py).
+handler404 = "featurepedia.web.errors.not_found"
+handler500 = "featurepedia.web.errors.server_error"

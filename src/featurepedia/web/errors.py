@@ -1,0 +1,82 @@
+"""The one place a web request's error becomes a response.
+
+A :class:`~featurepedia.errors.FeaturepediaError` raised in a view answers with its status: for the API
+(paths under ``/api/``) as the one JSON error shape ``{"ok": false, "error": message, "status": N}``, for
+pages as an HTML error page. Unknown API addresses and crashes answer in the same JSON shape, because API
+clients parse JSON; pages keep Django's own 404 and 500 pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import escape
+from django.views import defaults
+
+from featurepedia.errors import FeaturepediaError
+
+API_PREFIX = "/api/"
+
+
+def is_api(request: HttpRequest) -> bool:
+    """Whether the request is for the API (whose clients expect JSON, errors included)."""
+    return request.path_info.startswith(API_PREFIX) or request.path_info == API_PREFIX.rstrip("/")
+
+
+def error_body(message: str, status: int) -> dict[str, object]:
+    """The JSON error shape of every API error."""
+    return {"ok": False, "error": message, "status": status}
+
+
+def json_error(message: str, status: int) -> JsonResponse:
+    return JsonResponse(error_body(message, status), status=status)
+
+
+class FeaturepediaErrorMiddleware:
+    """Answers a FeaturepediaError raised by a view with its status, as JSON for the API, else as HTML."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, FeaturepediaError):
+            return None  # Django's own handling (Http404, PermissionDenied, a crash's 500)
+        if is_api(request):
+            return json_error(exception.message, exception.status)
+        if exception.status == HTTPStatus.NOT_FOUND:
+            return not_found(request, Http404(exception.message))
+        title = f"{_phrase(exception.status)} ({exception.status})"
+        return HttpResponse(defaults.ERROR_PAGE_TEMPLATE % {"title": title, "details": escape(exception.message)},
+                            status=exception.status)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: the JSON shape for the API, Django's 404 page for the rest.
+
+    An API view says what is missing with a NotFoundError (answered by the middleware, with its message);
+    a 404 that gets here is an address no API view serves (the catalog's ``/{model}/`` pages also match
+    ``/api/...``, so their own "no such model" message would mislead).
+    """
+    if not is_api(request):
+        return defaults.page_not_found(request, exception)
+    return json_error(f"no API endpoint at {request.path}; check the address", HTTPStatus.NOT_FOUND)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: the JSON shape for the API, Django's 500 page for the rest."""
+    if not is_api(request):
+        return defaults.server_error(request)
+    return json_error("internal server error; try again later, and report it if it persists",
+                      HTTPStatus.INTERNAL_SERVER_ERROR)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,83 @@
+"""Explaining and scoring many stored features at once (``featurepedia explain``, ``score`` and ``demo``).
+
+Each feature goes through ``scoring.explain_feature`` / ``score_explanation``, as on the site, so a batch
+gives the same explanations and scores as one at a time.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from tqdm.auto import tqdm
+
+from featurepedia.errors import FeaturepediaError, UsageError
+from featurepedia.interp import get_explainer
+from featurepedia.web.catalog.bundles import find_source
+from featurepedia.web.catalog.models import Feature, Source
+from featurepedia.web.explanations.models import Explanation, ExplanationScore
+from featurepedia.web.explanations.scoring import DEFAULT_SCORER, explain_feature, score_explanation
+
+
+def parse_indices(spec: str, n_features: int) -> list[int]:
+    """'all', '5', '0-99' or '1,2,10-20' -> sorted feature indices; a bad spec is a UsageError saying why."""
+    if spec.strip() == "all":
+        return list(range(n_features))
+    out: set[int] = set()
+    for part in spec.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise UsageError(f"--features {spec!r}: {part!r} is not an index or range; use e.g. 0-99 or 1,2,10-20")
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if first > last or last >= n_features:
+            raise UsageError(f"--features {spec!r}: {part!r} is outside 0-{n_features - 1}")
+        out.update(range(first, last + 1))
+    return sorted(out)
+
+
+def select_features(model_slug: str, source_slug: str, spec: str = "all") -> tuple[Source, QuerySet[Feature]]:
+    """The stored source and its features picked by ``spec`` (see parse_indices), in index order."""
+    source = find_source(model_slug, source_slug)
+    indices = parse_indices(spec, source.n_features)
+    return source, source.features.filter(index__in=indices).order_by("index")
+
+
+def explain_features(features: QuerySet[Feature], explainer: str, force: bool = False, score: bool = True,
+                     progress: bool = True) -> int:
+    """Explain (and score) the features that lack an explanation by this method; returns how many were
+    written. With ``force``, rewrite existing ones."""
+    method = getattr(get_explainer(explainer), "method", explainer)
+    if not force:
+        features = features.exclude(explanations__method=method)
+    written = 0
+    for feature in tqdm(list(features.select_related("source")), desc=f"explain ({explainer})",
+                        unit="feature", disable=not progress):
+        try:
+            explanation = explain_feature(feature, explainer)
+        except FeaturepediaError as err:
+            # An explainer's message rarely names the feature; in a batch of thousands that is the clue.
+            raise FeaturepediaError(f"feature {feature.index}: {err.message}", status=err.status) from err
+        if score:
+            score_explanation(explanation)
+        written += 1
+    return written
+
+
+def pending_explanations(features: QuerySet[Feature], scorer: str = DEFAULT_SCORER,
+                         force: bool = False) -> QuerySet[Explanation]:
+    """The live explanations of ``features`` that have no OK score from ``scorer`` (all of them with
+    ``force``); a failed score counts as pending, so a rerun retries it."""
+    explanations = Explanation.objects.filter(feature__in=features, status=Explanation.Status.LIVE)
+    if force:
+        return explanations
+    return explanations.exclude(scores__scorer=scorer, scores__status=ExplanationScore.Status.OK)
+
+
+def score_pending(features: QuerySet[Feature], scorer: str | None = None, force: bool = False,
+                  progress: bool = False) -> tuple[int, int]:
+    """Score the pending explanations of ``features`` (see pending_explanations); returns (scored, failed)."""
+    scorer = scorer or DEFAULT_SCORER
+    todo = list(pending_explanations(features, scorer, force).select_related("feature__source")
+                .order_by("feature__index", "pk"))
+    failed = 0
+    for explanation in tqdm(todo, desc=f"score ({scorer})", unit="explanation", disable=not progress):
+        failed += score_explanation(explanation, scorer).status == ExplanationScore.Status.FAILED
+    return len(todo) - failed, failed
