@@ -86,7 +86,7 @@ def test_a_model_whose_files_cannot_be_read_is_a_clear_error(capsys, data_dir, t
     def unreadable(model_id: str) -> NoReturn:
         raise PermissionError(13, "Permission denied", f"{model_id}/model.safetensors")
 
-    monkeypatch.setattr("featurepedia.dashboards.building.load_model", unreadable)
+    monkeypatch.setattr("featurepedia.dashboards.building.get_model", unreadable)
     argv = ["build", "--model", "some/folder", "--source", "1-mlp", "--no-db", "--out", str(tmp_path / "b")]
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -17,7 +17,7 @@ from featurepedia.dashboards.parquet import ParquetSink
 from featurepedia.dashboards.results import RunInfo
 from featurepedia.dashboards.runner import CHECKPOINT, Sink, run_dashboards
 from featurepedia.errors import NotFoundError, UsageError
-from featurepedia.lm import LanguageModel, load_model
+from featurepedia.lm import LanguageModel, get_model
 from featurepedia.settings import get_settings
 from featurepedia.sources import Source, source_for
 
@@ -52,7 +52,7 @@ def build_run(config: RunConfig, *, hook: str | None = None, out: Path | None = 
 def load_model_and_source(config: RunConfig, hook: str | None = None) -> tuple[LanguageModel, Source]:
     """The model and source a build reads; a file that cannot be read is a clear error, not an OSError."""
     try:
-        model = load_model(config.model)
+        model = get_model(config.model)
         return model, source_for(model, config.source, sae_path=config.sae_path, hook_name=hook)
     except OSError as err:
         raise NotFoundError(
