@@ -17,6 +17,7 @@ then runs alone: a hook sees every position exactly once, the prompt's during pr
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -108,13 +109,14 @@ def generate_rows(model: LanguageModel, prompts: Sequence[Sequence[int]], sampli
     chosen: list[list[int]] = [[] for _ in range(rows)]
     logprobs: list[list[TokenLogprob]] = [[] for _ in range(rows)]
     done = [False] * rows
+    cache_arg, extra = _forward_kwargs(model)
     past = None
     with model.hooks(fwd_hooks):
         for _step in range(sampling.n_tokens):
             if on_inputs is not None:
                 on_inputs(inputs)
-            out = model.hf(input_ids=inputs, past_key_values=past, use_cache=True)
-            past = out.past_key_values
+            out = model.hf(input_ids=inputs, use_cache=True, **{cache_arg: past}, **extra)
+            past = getattr(out, cache_arg)
             logits = out.logits[:, -1, :].float() - sampling.freq_penalty * counts  # [rows, vocab]
             if not torch.isfinite(logits).all():
                 raise UsageError("the model's output is not finite (inf or NaN) with these settings; "
@@ -135,6 +137,15 @@ def generate_rows(model: LanguageModel, prompts: Sequence[Sequence[int]], sampli
             inputs = picked[:, None]
     return [_generation(model, list(p), ids, logprobs[r] if sampling.top_logprobs else None)
             for r, (p, ids) in enumerate(zip(prompts, chosen, strict=True))]
+
+
+def _forward_kwargs(model: LanguageModel) -> tuple[str, dict[str, int]]:
+    """The KV cache's argument name (transformers 5.2x renamed ``past_key_values`` to ``cache``; the output
+    field follows it), and ``logits_to_keep=1`` where supported: the prefill then unembeds only the last
+    position instead of the whole prompt."""
+    params = inspect.signature(model.hf.forward).parameters
+    cache_arg = "cache" if "cache" in params else "past_key_values"
+    return cache_arg, ({"logits_to_keep": 1} if "logits_to_keep" in params else {})
 
 
 def _choose(logits: Tensor, temperature: float, generators: list[torch.Generator]) -> Tensor:
