@@ -42,6 +42,7 @@ def test_database_sink_stores_every_feature(tiny_llama, corpus, tmp_path):
     assert top.count() == 4
     assert top[0].max_value == max(e.max_value for e in top)
     assert source.config["config"]["contexts"]["ctx_len"] == 32
+    assert source.nonnegative is False and source.active_fraction == 0.1  # neurons: signed, as the run says
 
 
 def test_rebuild_keeps_feature_rows_and_replaces_examples(tiny_llama, corpus, tmp_path):

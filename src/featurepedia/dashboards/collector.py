@@ -12,6 +12,7 @@ from torch import Tensor
 from featurepedia.dashboards import kernels
 from featurepedia.dashboards.accumulators import NEG_INF, Extremes, Histogram, TopContexts
 from featurepedia.dashboards.config import RunConfig
+from featurepedia.dashboards.density import activity_threshold
 
 
 class Collector:
@@ -48,9 +49,8 @@ class Collector:
 
     def threshold(self) -> Tensor:
         """Current activity threshold per feature: [F]."""
-        if self.nonnegative:
-            return torch.zeros_like(self.extremes.max)
-        return (self.config.active_fraction * self.extremes.max).clamp(min=0)
+        return torch.from_numpy(activity_threshold(
+            self.extremes.max.numpy(), self.nonnegative, self.config.active_fraction))
 
     def update(self, acts: Tensor, skip_first: bool, token_ids: Tensor | None = None) -> None:
         """Add one batch.

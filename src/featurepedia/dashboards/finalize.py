@@ -11,6 +11,7 @@ import torch
 from featurepedia.corpus.contexts import iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
+from featurepedia.dashboards.density import activity_threshold
 from featurepedia.dashboards.effects import WeightViews, weight_view_chunks
 from featurepedia.dashboards.results import ContextText, ExampleColumns, ExampleList, FeatureDashboard
 from featurepedia.lm.model import LanguageModel
@@ -31,8 +32,7 @@ def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, co
     if views is None:
         views = weight_view_chunks(model, source, config.n_logits, config.n_neighbours, chunk=CHUNK)
     final_max = collector.extremes.max
-    threshold = torch.zeros_like(final_max) if source.nonnegative else (
-        config.active_fraction * final_max).clamp(min=0)
+    threshold = torch.from_numpy(activity_threshold(final_max.numpy(), source.nonnegative, config.active_fraction))
     n_tokens = max(1, int(collector.extremes.n_tokens))
     active = active_counts(collector, threshold, source.nonnegative).tolist()
     limits = threshold.numpy()

@@ -24,6 +24,7 @@ import torch
 from featurepedia.corpus.contexts import context_batches, iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
+from featurepedia.dashboards.density import density_rule
 from featurepedia.dashboards.effects import weight_view_chunks
 from featurepedia.dashboards.finalize import CHUNK, build_dashboards
 from featurepedia.dashboards.results import FeatureDashboard, RunInfo
@@ -170,14 +171,10 @@ def _run_info(model: LanguageModel, source: Source, config: RunConfig, collector
 
     import featurepedia
 
-    if source.nonnegative:
-        rule = "activation > 0"
-    else:
-        rule = f"activation > {config.active_fraction} x the feature's max activation over the corpus"
     return RunInfo(
         model_id=model.model_id, model_info=model.info, source=source.config(), config=config.to_dict(),
         n_tokens=int(collector.extremes.n_tokens), n_contexts=collector.contexts_done,
-        density_threshold=rule,
+        density_threshold=density_rule(source.nonnegative, config.active_fraction),
         versions={"featurepedia": featurepedia.__version__, "torch": torch.__version__,
                   "transformers": transformers.__version__},
     )

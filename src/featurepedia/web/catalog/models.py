@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from django.db import models
 
+from featurepedia.errors import UnavailableError
+
+
+class SourceDataError(UnavailableError):
+    """A stored source lacks what its run should have stored (it is still building, or was made by hand)."""
+
 
 class LanguageModel(models.Model):
     """A model whose features are catalogued, known by its slug (e.g. ``smollm2-135m``)."""
@@ -54,6 +60,24 @@ class Source(models.Model):
         """Position of the first token worth showing: 1 when contexts start with a BOS token (an attention
         sink, never counted and meaningless to a reader), else 0."""
         return 1 if self.config.get("config", {}).get("contexts", {}).get("prepend_bos", True) else 0
+
+    @property
+    def nonnegative(self) -> bool:
+        """The source's non-negative flag as its run stored it (activations >= 0 and 0 means off, as in SAEs)."""
+        flag = self.config.get("source", {}).get("nonnegative")
+        if flag is None:
+            raise SourceDataError(f"source {self} stores no run description (no non-negative flag), so its "
+                                  "density rule is unknown; finish its build or import its bundle again")
+        return bool(flag)
+
+    @property
+    def active_fraction(self) -> float:
+        """The fraction of a feature's max above which a signed source's feature counts as active."""
+        fraction = self.config.get("config", {}).get("active_fraction")
+        if fraction is None:
+            raise SourceDataError(f"source {self} stores no run config (no active_fraction); finish its build "
+                                  "or import its bundle again")
+        return float(fraction)
 
 
 class Feature(models.Model):
