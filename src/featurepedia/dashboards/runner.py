@@ -11,7 +11,6 @@ import functools
 import gc
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from typing import Protocol, TypeVar
 import torch
 
 from featurepedia.corpus.contexts import context_batches, iter_contexts
+from featurepedia.dashboards.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
 from featurepedia.dashboards.density import density_rule
@@ -33,7 +33,6 @@ from featurepedia.sources.base import Source
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
 T = TypeVar("T")
 
 
@@ -105,8 +104,6 @@ def run_dashboards(
     finally:
         collector.close()
     bar.close()
-    if collector.contexts_done == 0:
-        raise ValueError(f"corpus {config.contexts.corpus!r} gave no context of {config.contexts.ctx_len} tokens")
     # Logit effects and neighbours need no corpus: a thread computes them chunk by chunk while the main
     # thread saves the checkpoint and builds each chunk's examples (pure Python, which leaves the cores
     # mostly free: the thread uses as many intra-op threads as the forward pass did).
@@ -188,25 +185,15 @@ def _progress(enabled: bool, total: int, initial: int):  # type: ignore[no-untyp
 
 
 def _save(collector: Collector, config: RunConfig, run_dir: Path) -> None:
-    """Write the checkpoint atomically (a crash mid-write leaves the previous one intact)."""
-    tmp = run_dir / (CHECKPOINT + ".tmp")
-    torch.save({"fingerprint": config.fingerprint(), "state": collector.state_dict()}, tmp)
-    os.replace(tmp, run_dir / CHECKPOINT)
+    save_checkpoint(run_dir, config.fingerprint(), collector.state_dict())
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
 
 
 def _resume(collector: Collector, config: RunConfig, run_dir: Path) -> None:
-    path = run_dir / CHECKPOINT
-    if not path.exists():
+    state = load_checkpoint(run_dir, config.fingerprint())
+    if state is None:
+        if (run_dir / CHECKPOINT).exists():
+            log.warning("checkpoint in %s is for another config; starting afresh", run_dir)
         return
-    saved = torch.load(path, weights_only=False)
-    if saved.get("fingerprint") != config.fingerprint():
-        log.warning("checkpoint in %s is for another config; starting afresh", run_dir)
-        return
-    collector.load_state_dict(saved["state"])
+    collector.load_state_dict(state)
     log.info("resuming from %d contexts", collector.contexts_done)
-
-
-def clear_checkpoint(run_dir: Path) -> None:
-    """Forget a run's checkpoint (after its results are safely stored)."""
-    (run_dir / CHECKPOINT).unlink(missing_ok=True)
