@@ -111,6 +111,44 @@ def test_document_separators_are_stored_and_shown_as_special_tokens(client, tiny
     eos = tiny_llama.tokenizer.eos_token
     example = next(e for e in ActivationExample.objects.select_related("feature") if eos in e.tokens[1:])
     position = example.tokens.index(eos, 1)
+    assert position in example.special  # stored as a flag, not only in the note's words
     assert example.notes[str(position)].startswith("special token, not text: end of text")
     page = client.get(reverse("feature", args=["tiny-llama", "1-mlp", example.feature.index])).content.decode()
     assert 'class="tok special"' in page and "&lt;|endoftext|&gt;" in page
+
+
+def test_special_tokens_survive_a_bundle_round_trip(tiny_llama, corpus, tmp_path):
+    _build(tiny_llama, corpus, tmp_path, ParquetSink(tmp_path / "b"))
+    eos = tiny_llama.tokenizer.eos_token_id
+    built = [e for chunk in read_features(tmp_path / "b") for f in chunk for e in f.examples]
+    with_eos = [e for e in built if eos in e.token_ids[1:]]
+    assert with_eos and all(e.special == [i for i, t in enumerate(e.token_ids) if t in (eos, e.token_ids[0])]
+                            for e in with_eos)  # BOS and every end-of-text token, nothing else
+    import_bundle(tmp_path / "b")
+    stored = ActivationExample.objects.filter(feature__source__slug="1-mlp")
+    assert {(tuple(e.token_ids), tuple(e.special)) for e in stored} == \
+        {(tuple(e.token_ids), tuple(e.special)) for e in built}
+    export_source("tiny-llama", "1-mlp", tmp_path / "again")
+    again = [e for chunk in read_features(tmp_path / "again") for f in chunk for e in f.examples]
+    assert {(tuple(e.token_ids), tuple(e.special)) for e in again} == \
+        {(tuple(e.token_ids), tuple(e.special)) for e in built}
+
+
+def test_pages_mark_special_tokens_by_the_stored_flag_not_the_notes_words():
+    from featurepedia.web.catalog.display import render_tokens
+
+    html = render_tokens(["a", "<|endoftext|>", "b"], [0.0, 0.0, 0.0],
+                         {"0": "special token, not text (a note that only reads like one)"}, 1.0, special={1})
+    assert html.count('class="tok special"') == 1 and 'class="tok partial"' in html
+    assert html.index('class="tok special"') > html.index("a note that only")  # the flagged token, not "a"
+
+
+def test_a_bundle_of_another_format_is_refused(tmp_path):
+    import json
+
+    from featurepedia.dashboards.parquet import BundleError, read_run
+
+    (tmp_path / "run.json").write_text(json.dumps({"format": 2, "model_id": "m", "model_info": {}, "source": {},
+                                                   "config": {}}))
+    with pytest.raises(BundleError, match="format 2; this version reads format 3"):
+        read_run(tmp_path)

@@ -62,7 +62,8 @@ def _context_texts(model: LanguageModel, collector: Collector) -> dict[int, Cont
     for index in sorted(needed):
         ids = collector.kept[index]
         shown = model.display(ids)
-        found[index] = (ids, [t.text for t in shown], {i: t.note for i, t in enumerate(shown) if t.note})
+        found[index] = (ids, [t.text for t in shown], {i: t.note for i, t in enumerate(shown) if t.note},
+                        [i for i, t in enumerate(shown) if t.special])
     return found
 
 

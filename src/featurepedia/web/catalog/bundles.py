@@ -55,7 +55,7 @@ def _stored_features(source: Source, chunk: int) -> Iterator[list[FeatureDashboa
 
 def _dashboard(f: Feature) -> FeatureDashboard:
     examples = [Example(token_ids=e.token_ids, tokens=e.tokens, notes={int(k): v for k, v in e.notes.items()},
-                        values=e.values, max_value=e.max_value, max_index=e.max_index, bin=e.bin, rank=e.rank)
+                        special=e.special, values=e.values, max_value=e.max_value, max_index=e.max_index, bin=e.bin, rank=e.rank)
                 for e in sorted(f.examples.all(), key=lambda e: (e.bin, e.rank))]
     return FeatureDashboard(
         index=f.index, max_act=f.max_act, min_act=f.min_act, density=f.density, hist_counts=f.hist_counts,

@@ -112,6 +112,7 @@ class ActivationExample(models.Model):
     token_ids = models.JSONField(default=list)
     tokens = models.JSONField(default=list)
     notes = models.JSONField(default=dict, blank=True, help_text="hover notes by token position")
+    special = models.JSONField(default=list, blank=True, help_text="positions of the tokenizer's special tokens")
     values = models.JSONField(default=list)
     max_value = models.FloatField(default=0.0)
     max_index = models.PositiveIntegerField(default=0)

@@ -51,6 +51,7 @@ class DatabaseSink:
             ActivationExample.objects.bulk_create(
                 [ActivationExample(feature_id=ids[f.index], bin=e.bin, rank=e.rank, token_ids=e.token_ids,
                                    tokens=e.tokens, notes={str(k): v for k, v in e.notes.items()},
+                                   special=list(e.special),
                                    values=e.values_list(), max_value=e.max_value, max_index=e.max_index)
                  for f in features for e in f.examples],
                 batch_size=self.batch_size)
