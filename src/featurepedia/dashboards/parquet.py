@@ -78,7 +78,8 @@ class ParquetSink:
 
     def write_features(self, features: list[FeatureDashboard]) -> None:
         assert self._features and self._examples and self._contexts, "begin() first"
-        writes = [(self._features, pa.Table.from_pylist([_feature_row(f) for f in features], FEATURE_SCHEMA))]
+        rows = [_features_table_row(f) for f in features]
+        writes = [(self._features, pa.Table.from_pylist(rows, FEATURE_SCHEMA))]
         columns = _shared_columns(features)
         if columns is not None:  # straight from a run: arrays, no object per example
             texts: Mapping[int, ContextText] = columns.texts
@@ -159,7 +160,8 @@ def _write_all(writes: list[tuple[pq.ParquetWriter, pa.Table]]) -> None:
         writer.write_table(table)
 
 
-def _feature_row(f: FeatureDashboard) -> dict[str, Any]:
+def _features_table_row(f: FeatureDashboard) -> dict[str, Any]:
+    """A feature's row of features.parquet (its examples go to the other tables)."""
     return {
         "index": f.index, "max_act": f.max_act, "min_act": f.min_act, "density": f.density,
         "hist_counts": f.hist_counts, "hist_lo": f.hist_lo, "hist_hi": f.hist_hi,

@@ -42,7 +42,7 @@ class DatabaseSink:
         with transaction.atomic():
             existing = dict(Feature.objects.filter(
                 source=self.source, index__in=[f.index for f in features]).values_list("index", "id"))
-            rows = [_feature_row(self.source, f, existing.get(f.index)) for f in features]
+            rows = [_unsaved_feature(self.source, f, existing.get(f.index)) for f in features]
             Feature.objects.bulk_update([r for r in rows if r.pk], FEATURE_FIELDS, batch_size=self.batch_size)
             Feature.objects.bulk_create([r for r in rows if not r.pk], batch_size=self.batch_size)
             ids = dict(Feature.objects.filter(
@@ -71,7 +71,8 @@ class DatabaseSink:
         self.source.save()
 
 
-def _feature_row(source: Source, f: FeatureDashboard, pk: int | None) -> Feature:
+def _unsaved_feature(source: Source, f: FeatureDashboard, pk: int | None) -> Feature:
+    """The Feature row for a dashboard (pk: the stored row it updates, or None for a new one), not yet saved."""
     return Feature(
         pk=pk, source=source, index=f.index, max_act=f.max_act, min_act=f.min_act, density=f.density,
         hist_counts=f.hist_counts, hist_lo=f.hist_lo, hist_hi=f.hist_hi,
