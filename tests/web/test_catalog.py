@@ -43,6 +43,7 @@ def test_database_sink_stores_every_feature(tiny_llama, corpus, tmp_path):
     assert top[0].max_value == max(e.max_value for e in top)
     assert source.config["config"]["contexts"]["ctx_len"] == 32
     assert source.nonnegative is False and source.active_fraction == 0.1  # neurons: signed, as the run says
+    assert (source.model.n_layers, source.model.d_model) == (tiny_llama.n_layers, tiny_llama.d_model)
 
 
 def test_rebuild_keeps_feature_rows_and_replaces_examples(tiny_llama, corpus, tmp_path):
@@ -82,6 +83,8 @@ def test_pages_show_real_data_and_escape_corpus_text(client, tiny_llama, corpus,
     _build(tiny_llama, corpus, tmp_path, DatabaseSink())
     home = client.get("/")
     assert home.status_code == 200 and b"tiny-llama / 1-mlp" in home.content
+    model = client.get(reverse("model", args=["tiny-llama"])).content.decode()
+    assert f"{tiny_llama.n_layers} layers, residual width {tiny_llama.d_model}" in model
     page = client.get(reverse("source", args=["tiny-llama", "1-mlp"]))
     assert page.status_code == 200 and b"#49" in page.content
     feature = client.get(reverse("feature", args=["tiny-llama", "1-mlp", 5]))

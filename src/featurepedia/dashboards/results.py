@@ -145,12 +145,18 @@ class FeatureDashboard:
 
 @dataclass
 class RunInfo:
-    """A dashboards run: model, source and the exact config, saved next to its output."""
+    """A dashboards run: model, source and the exact config, saved next to its output.
+
+    Attributes:
+        n_layers / d_model: the model's number of blocks and residual width.
+    """
 
     model_id: str
     model_info: dict[str, Any]
     source: dict[str, Any]
     config: dict[str, Any]
+    n_layers: int = 0
+    d_model: int = 0
     n_tokens: int = 0
     n_contexts: int = 0
     density_threshold: str = ""

@@ -170,6 +170,7 @@ def _run_info(model: LanguageModel, source: Source, config: RunConfig, collector
 
     return RunInfo(
         model_id=model.model_id, model_info=model.info, source=source.config(), config=config.to_dict(),
+        n_layers=model.n_layers, d_model=model.d_model,
         n_tokens=int(collector.extremes.n_tokens), n_contexts=collector.contexts_done,
         density_threshold=density_rule(source.nonnegative, config.active_fraction),
         versions={"featurepedia": featurepedia.__version__, "torch": torch.__version__,

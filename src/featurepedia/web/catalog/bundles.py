@@ -29,7 +29,8 @@ def export_source(model_slug: str, source_slug: str, folder: Path, chunk: int = 
     """Write one source as a Parquet bundle; returns the number of features written."""
     source = find_source(model_slug, source_slug)
     run = RunInfo(**source.config) if source.config else RunInfo(
-        model_id=model_slug, model_info=source.model.info,
+        model_id=model_slug, model_info=source.model.info, n_layers=source.model.n_layers,
+        d_model=source.model.d_model,
         source={"source_id": source.slug, "kind": source.kind, "hook_name": source.hook_name,
                 "n_features": source.n_features}, config={})
     sink = ParquetSink(folder)

@@ -17,8 +17,8 @@ class LanguageModel(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200, blank=True)
     info = models.JSONField(default=dict, blank=True)
-    n_layers = models.PositiveIntegerField(default=0)
-    d_model = models.PositiveIntegerField(default=0)
+    n_layers = models.PositiveIntegerField(default=0, help_text="number of blocks")
+    d_model = models.PositiveIntegerField(default=0, help_text="width of the residual stream")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -26,6 +26,7 @@ class DatabaseSink:
         model, _ = LanguageModel.objects.get_or_create(slug=run.model_id)
         model.name = run.model_info.get("hf_name", model.name or run.model_id)
         model.info = run.model_info
+        model.n_layers, model.d_model = run.n_layers, run.d_model
         model.save()
         source, _ = Source.objects.get_or_create(
             model=model, slug=run.source["source_id"],
