@@ -75,9 +75,9 @@ def feature_records(feature: Feature) -> FeatureRecords:
                                   values=[v if v > threshold else 0.0 for v in e.values[start:]])
         if e.bin == "top":
             top.append((e.rank, record))
-        elif e.bin == "negative" and not record.is_activating:
+        elif e.bin == "negative":
             negative.append(record)
-        else:  # a quantile example, or a "negative" one above the threshold (data from older builds)
+        else:
             quantile.append(record)
     return FeatureRecords([r for _, r in sorted(top, key=lambda x: x[0])], quantile, negative)
 
