@@ -150,6 +150,14 @@ def test_explicit_clues_hidden_for_players_who_ask(world, client):
     assert " fucking" not in feature_page
 
 
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "https:///evil.example"])
+def test_onboarding_never_follows_an_off_site_next(world, client, target):
+    response = client.post(reverse("onboarding"), {"next": target})
+    assert response.status_code == 302 and response["Location"] == reverse("play")
+    on_site = reverse("leaderboard")
+    assert client.post(reverse("onboarding"), {"next": on_site})["Location"] == on_site
+
+
 def test_explicit_logit_tokens_masked_for_players_who_ask(world, client):
     cats = world["features"][0]
     cats.top_logits = [[" meow", 1.2], [" shit", 1.1], [" purr", 0.9]]
