@@ -155,3 +155,31 @@ def test_a_bundle_of_another_format_is_refused(tmp_path):
                                                    "config": {}}))
     with pytest.raises(BundleError, match="format 2; this version reads format 3"):
         read_run(tmp_path)
+
+
+def test_the_catalog_imports_no_app_built_on_it():
+    """The base app knows nothing above it: the game and explanations add to its pages through extensions."""
+    import ast
+    from pathlib import Path
+
+    import featurepedia.web.catalog as catalog
+
+    above = ("featurepedia.web.game", "featurepedia.web.explanations")
+    for path in Path(catalog.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.startswith(above)], f"{path} imports {names}"
+
+
+def test_catalog_extensions_refuse_a_name_twice_and_an_unknown_slot():
+    from featurepedia.web.catalog.extensions import Panel, panels, register_panel, register_text_filter
+
+    existing = panels("feature")[0]
+    with pytest.raises(ValueError, match="already registered"):
+        register_panel("feature", existing)
+    with pytest.raises(ValueError, match="slots: home, feature"):
+        register_panel("sidebar", Panel("x.y", "x.html", lambda request, page: {}))
+    with pytest.raises(ValueError, match="already registered"):
+        register_text_filter("game.explicit", lambda request: None)
+    assert [p.name for p in panels("feature")] == ["game.campaigns", "explanations.section"]
