@@ -27,7 +27,8 @@ def site(live_server):
     lm = LanguageModel.objects.create(slug="tiny", name="Tiny")
     source = Source.objects.create(model=lm, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
                                    n_features=3, status="ready",
-                                   config={"config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
+                                   config={"source": {"nonnegative": False},
+                                           "config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
     for i, words in TOPICS.items():
         f = make_feature(source, i, words)
         Explanation.objects.create(feature=f, text=f"{words[0]} and similar words", method="token-list")

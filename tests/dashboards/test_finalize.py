@@ -51,8 +51,8 @@ def reference_feature(collector: Collector, f: int, threshold: float, active: fl
     examples = []
     for (ctx, bin_, rank), row in zip(picks, rows, strict=True):
         vals = np.round(row.astype(np.float64), decimals)
-        ids_, tokens, notes = texts[ctx]
-        examples.append(Example(token_ids=ids_, tokens=tokens, notes=notes, values=vals,
+        ids_, tokens, notes, special = texts[ctx]
+        examples.append(Example(token_ids=ids_, tokens=tokens, notes=notes, special=special, values=vals,
                                 max_value=float(vals.max()), max_index=int(vals.argmax()), bin=bin_, rank=rank,
                                 context=ctx))
     h = float(collector.hist.half_range[f])
@@ -88,7 +88,7 @@ def _collector(nonnegative: bool, n_contexts: int, seed: int = 0) -> tuple[Colle
 
 
 def _texts(collector: Collector) -> dict:
-    return {c: (ids, [f"t{i}" for i in ids], {0: "note"} if c % 5 == 0 else {})
+    return {c: (ids, [f"t{i}" for i in ids], {0: "note"} if c % 5 == 0 else {}, [2] if c % 3 == 0 else [])
             for c, ids in collector.kept.items()}
 
 
@@ -100,7 +100,8 @@ def _threshold(collector: Collector, config: RunConfig) -> torch.Tensor:
 
 
 def _as_rows(feature: FeatureDashboard) -> list[tuple]:
-    return [(e.bin, e.rank, e.context, e.token_ids, e.tokens, e.notes, e.values_list(), e.max_value, e.max_index)
+    return [(e.bin, e.rank, e.context, e.token_ids, e.tokens, e.notes, e.special, e.values_list(), e.max_value,
+             e.max_index)
             for e in feature.examples]
 
 

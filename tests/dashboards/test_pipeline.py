@@ -177,6 +177,49 @@ def test_a_changed_config_does_not_resume_a_stale_checkpoint(tiny_llama, tmp_pat
     assert seen[0] == 1
 
 
+class _Planted:
+    """Unpickling this runs code (it touches a file): what a checkpoint must never do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.touch, (self.marker,)
+
+
+@pytest.mark.parametrize("name", ["checkpoint.safetensors", "checkpoint.pt"])
+def test_a_pickled_checkpoint_is_never_unpickled(tiny_llama, tmp_path, name):
+    import pickle
+
+    from featurepedia.dashboards.checkpoint import CheckpointError
+
+    run_dir = tmp_path / "run-p"
+    run_dir.mkdir()
+    marker = tmp_path / "code-ran"
+    torch.save({"fingerprint": _config().fingerprint(), "state": _Planted(marker)}, run_dir / name,
+               pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    if name == "checkpoint.safetensors":  # the checkpoint's own name: refused, and the fix is said
+        with pytest.raises(CheckpointError, match="delete it to start the run afresh"):
+            _run(tiny_llama, tmp_path, "p")
+    else:  # any other file in the run folder is not a checkpoint at all
+        _run(tiny_llama, tmp_path, "p", _config(n_tokens=N_TOKENS // 4))
+    assert not marker.exists()
+
+
+def test_a_corpus_shorter_than_one_context_says_how_long_it_is(tiny_llama, tmp_path):
+    from featurepedia.corpus.contexts import CorpusTooShortError
+    from featurepedia.errors import FeaturepediaError
+
+    short = tmp_path / "short.txt"
+    short.write_text("A few words only.")
+    config = _config(contexts=ContextSpec(corpus=str(short), ctx_len=32))
+    with pytest.raises(CorpusTooShortError, match=r"has \d+ tokens .* fewer than one context of 32") as err:
+        _run(tiny_llama, tmp_path, "s", config)
+    assert isinstance(err.value, FeaturepediaError) and "context length of at most" in str(err.value)
+
+
 def test_gpt2_and_resid_sources_run(tiny_gpt2, tmp_path):
     features = _run(tiny_gpt2, tmp_path, "g", _config(model="tiny-gpt2", source="0-mlp", n_tokens=32 * 20))
     assert len(features) == 256 and all(f.examples for f in features[:5])
@@ -205,14 +248,14 @@ def test_sae_source_dashboards(tiny_llama, tmp_path):
 
 def test_finishing_does_not_read_the_corpus_again(tiny_llama, tmp_path, monkeypatch):
     """The collector keeps the tokens of the contexts it holds (so a streamed HF corpus is read once)."""
-    import featurepedia.dashboards.finalize as finalize
+    import featurepedia.dashboards.runner as runner
 
-    def no_second_read(*args, **kwargs):
-        raise AssertionError("the corpus was read a second time")
-
-    monkeypatch.setattr(finalize, "iter_contexts", no_second_read)
+    reads = []
+    real = runner.iter_contexts
+    monkeypatch.setattr(runner, "iter_contexts", lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
     features = _run(tiny_llama, tmp_path, "k")
     assert len(features) == tiny_llama.d_mlp and all(f.examples for f in features)
+    assert len(reads) == 1
 
 
 def test_a_run_failing_while_finishing_releases_the_sink_and_a_rerun_completes(tiny_llama, tmp_path, monkeypatch):

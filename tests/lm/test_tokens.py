@@ -71,8 +71,3 @@ def test_special_tokens_are_marked_not_text(tiny_llama):
         ids = [*tiny_llama.to_tokens(text, prepend_bos=True), eos, *tiny_llama.to_tokens(text, prepend_bos=False)]
         assert tiny_llama.display(ids) == display_tokens(tiny_llama.tokenizer, ids)
 
-
-def test_the_pages_know_how_special_notes_start():
-    from featurepedia.web.catalog import display
-
-    assert SPECIAL_NOTE.startswith(display.SPECIAL_NOTE)

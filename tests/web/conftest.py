@@ -59,7 +59,8 @@ def world(db):
     lm = LanguageModel.objects.create(slug="tiny", name="Tiny")
     source = Source.objects.create(model=lm, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
                                    n_features=3, status="ready", density_threshold="> 10% of max",
-                                   config={"config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
+                                   config={"source": {"nonnegative": False},
+                                           "config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
     features = [make_feature(source, i, words) for i, words in TOPICS.items()]
     campaign = Campaign.objects.create(slug="tiny-1", title="Explain tiny layer 1", source=source)
     return {"source": source, "features": features, "campaign": campaign}

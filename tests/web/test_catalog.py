@@ -42,6 +42,8 @@ def test_database_sink_stores_every_feature(tiny_llama, corpus, tmp_path):
     assert top.count() == 4
     assert top[0].max_value == max(e.max_value for e in top)
     assert source.config["config"]["contexts"]["ctx_len"] == 32
+    assert source.nonnegative is False and source.active_fraction == 0.1  # neurons: signed, as the run says
+    assert (source.model.n_layers, source.model.d_model) == (tiny_llama.n_layers, tiny_llama.d_model)
 
 
 def test_rebuild_keeps_feature_rows_and_replaces_examples(tiny_llama, corpus, tmp_path):
@@ -81,6 +83,8 @@ def test_pages_show_real_data_and_escape_corpus_text(client, tiny_llama, corpus,
     _build(tiny_llama, corpus, tmp_path, DatabaseSink())
     home = client.get("/")
     assert home.status_code == 200 and b"tiny-llama / 1-mlp" in home.content
+    model = client.get(reverse("model", args=["tiny-llama"])).content.decode()
+    assert f"{tiny_llama.n_layers} layers, residual width {tiny_llama.d_model}" in model
     page = client.get(reverse("source", args=["tiny-llama", "1-mlp"]))
     assert page.status_code == 200 and b"#49" in page.content
     feature = client.get(reverse("feature", args=["tiny-llama", "1-mlp", 5]))
@@ -110,6 +114,72 @@ def test_document_separators_are_stored_and_shown_as_special_tokens(client, tiny
     eos = tiny_llama.tokenizer.eos_token
     example = next(e for e in ActivationExample.objects.select_related("feature") if eos in e.tokens[1:])
     position = example.tokens.index(eos, 1)
+    assert position in example.special  # stored as a flag, not only in the note's words
     assert example.notes[str(position)].startswith("special token, not text: end of text")
     page = client.get(reverse("feature", args=["tiny-llama", "1-mlp", example.feature.index])).content.decode()
     assert 'class="tok special"' in page and "&lt;|endoftext|&gt;" in page
+
+
+def test_special_tokens_survive_a_bundle_round_trip(tiny_llama, corpus, tmp_path):
+    _build(tiny_llama, corpus, tmp_path, ParquetSink(tmp_path / "b"))
+    eos = tiny_llama.tokenizer.eos_token_id
+    built = [e for chunk in read_features(tmp_path / "b") for f in chunk for e in f.examples]
+    with_eos = [e for e in built if eos in e.token_ids[1:]]
+    assert with_eos and all(e.special == [i for i, t in enumerate(e.token_ids) if t in (eos, e.token_ids[0])]
+                            for e in with_eos)  # BOS and every end-of-text token, nothing else
+    import_bundle(tmp_path / "b")
+    stored = ActivationExample.objects.filter(feature__source__slug="1-mlp")
+    assert {(tuple(e.token_ids), tuple(e.special)) for e in stored} == \
+        {(tuple(e.token_ids), tuple(e.special)) for e in built}
+    export_source("tiny-llama", "1-mlp", tmp_path / "again")
+    again = [e for chunk in read_features(tmp_path / "again") for f in chunk for e in f.examples]
+    assert {(tuple(e.token_ids), tuple(e.special)) for e in again} == \
+        {(tuple(e.token_ids), tuple(e.special)) for e in built}
+
+
+def test_pages_mark_special_tokens_by_the_stored_flag_not_the_notes_words():
+    from featurepedia.web.catalog.display import render_tokens
+
+    html = render_tokens(["a", "<|endoftext|>", "b"], [0.0, 0.0, 0.0],
+                         {"0": "special token, not text (a note that only reads like one)"}, 1.0, special={1})
+    assert html.count('class="tok special"') == 1 and 'class="tok partial"' in html
+    assert html.index('class="tok special"') > html.index("a note that only")  # the flagged token, not "a"
+
+
+def test_a_bundle_of_another_format_is_refused(tmp_path):
+    import json
+
+    from featurepedia.dashboards.parquet import BundleError, read_run
+
+    (tmp_path / "run.json").write_text(json.dumps({"format": 2, "model_id": "m", "model_info": {}, "source": {},
+                                                   "config": {}}))
+    with pytest.raises(BundleError, match="format 2; this version reads format 3"):
+        read_run(tmp_path)
+
+
+def test_the_catalog_imports_no_app_built_on_it():
+    """The base app knows nothing above it: the game and explanations add to its pages through extensions."""
+    import ast
+    from pathlib import Path
+
+    import featurepedia.web.catalog as catalog
+
+    above = ("featurepedia.web.game", "featurepedia.web.explanations")
+    for path in Path(catalog.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.startswith(above)], f"{path} imports {names}"
+
+
+def test_catalog_extensions_refuse_a_name_twice_and_an_unknown_slot():
+    from featurepedia.web.catalog.extensions import Panel, panels, register_panel, register_text_filter
+
+    existing = panels("feature")[0]
+    with pytest.raises(ValueError, match="already registered"):
+        register_panel("feature", existing)
+    with pytest.raises(ValueError, match="slots: home, feature"):
+        register_panel("sidebar", Panel("x.y", "x.html", lambda request, page: {}))
+    with pytest.raises(ValueError, match="already registered"):
+        register_text_filter("game.explicit", lambda request: None)
+    assert [p.name for p in panels("feature")] == ["game.campaigns", "explanations.section"]

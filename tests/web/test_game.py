@@ -13,6 +13,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from featurepedia.web.catalog.models import Source
 from featurepedia.web.explanations.models import Explanation, Vote
 from featurepedia.web.game import leaderboard, points
 from featurepedia.web.game.explicit import is_explicit
@@ -150,6 +151,14 @@ def test_explicit_clues_hidden_for_players_who_ask(world, client):
     assert " fucking" not in feature_page
 
 
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "https:///evil.example"])
+def test_onboarding_never_follows_an_off_site_next(world, client, target):
+    response = client.post(reverse("onboarding"), {"next": target})
+    assert response.status_code == 302 and response["Location"] == reverse("play")
+    on_site = reverse("leaderboard")
+    assert client.post(reverse("onboarding"), {"next": on_site})["Location"] == on_site
+
+
 def test_explicit_logit_tokens_masked_for_players_who_ask(world, client):
     cats = world["features"][0]
     cats.top_logits = [[" meow", 1.2], [" shit", 1.1], [" purr", 0.9]]
@@ -218,3 +227,38 @@ def test_campaign_with_a_feature_list_and_dates(world):
     assert list(c.feature_queryset()) == [world["features"][2]]
     Campaign.objects.filter(pk=c.pk).update(ends=timezone.now() - timedelta(days=1))
     assert not Campaign.running().filter(pk=c.pk).exists()
+
+
+def test_a_feature_page_lists_its_running_campaigns_as_the_campaigns_define_them(world, client):
+    from featurepedia.web.game.panels import feature_campaigns
+
+    cats, numbers, _ = world["features"]
+    other = Source.objects.create(model=world["source"].model, slug="2-mlp", kind="neurons", hook_name="h")
+    picked = Campaign.objects.create(slug="pick", title="Picked cats", source=world["source"])
+    picked.features.add(cats)
+    Campaign.objects.create(slug="elsewhere", title="Elsewhere", source=other)
+    Campaign.objects.create(slug="over", title="Over", source=world["source"], active=False)
+    for feature in (cats, numbers):  # the reference: each running campaign's own feature list
+        expected = [c for c in Campaign.running() if c.feature_queryset().filter(pk=feature.pk).exists()]
+        assert feature_campaigns(feature) == expected
+    assert {c.slug for c in feature_campaigns(cats)} == {"tiny-1", "pick"}
+    html = client.get(reverse("feature", args=["tiny", "1-mlp", 0])).content.decode()
+    assert html.count('class="campaign-note small"') == 2 and "Picked cats" in html
+
+
+def test_a_feature_pages_campaigns_take_one_query_however_many_there_are(world, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("feature", args=["tiny", "1-mlp", 0])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    client.get(url)  # the session exists from here on
+    few = queries()
+    for i in range(5):
+        Campaign.objects.create(slug=f"extra-{i}", title=f"Extra {i}", source=world["source"])
+    assert queries() == few

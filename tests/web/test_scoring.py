@@ -7,9 +7,10 @@ import random
 import pytest
 
 from featurepedia.cli import main as cli
-from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
+from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source, SourceDataError
 from featurepedia.web.explanations.models import Explanation, ExplanationScore
 from featurepedia.web.explanations.scoring import (
+    activity_threshold,
     enqueue_score,
     explain_feature,
     feature_records,
@@ -35,12 +36,13 @@ def _context(rng: random.Random, with_animal: bool) -> tuple[list[str], list[flo
     return tokens, values
 
 
-def planted_feature(index: int = 0, kind: str = "sae") -> Feature:
+def planted_feature(index: int = 0, kind: str = "sae", nonnegative: bool = True) -> Feature:
     """A feature that fires on animal words: 20 top, 10 quantile and 10 non-activating examples."""
     model, _ = LanguageModel.objects.get_or_create(slug="planted")
+    run = {"source": {"kind": kind, "nonnegative": nonnegative}, "config": {"active_fraction": 0.1}}
     source, _ = Source.objects.get_or_create(
         model=model, slug="0-res-sae", defaults={"kind": kind, "hook_name": "blocks.0.hook_resid_post",
-                                                 "n_features": 4, "status": "ready"})
+                                                 "n_features": 4, "status": "ready", "config": run})
     feature = Feature.objects.create(source=source, index=index, max_act=4.0, density=0.01)
     rng = random.Random(index)
     rows = []
@@ -59,6 +61,24 @@ def test_feature_records_drop_bos_and_split_bins():
     assert len(records.top) == 20 and len(records.quantile) == 10 and len(records.non_activating) == 10
     assert all(r.tokens[0] != "<|bos|>" for r in records.top)
     assert not any(r.is_activating for r in records.non_activating)
+
+
+@pytest.mark.parametrize(("kind", "nonnegative", "expected"), [
+    ("sae", True, 0.0), ("neurons", False, 0.4),
+    ("transcoder", False, 0.4),  # signed, though not "neurons"
+    ("neurons", True, 0.0),  # non-negative, though "neurons"
+])
+def test_the_activity_threshold_follows_the_stored_non_negative_flag(kind, nonnegative, expected):
+    feature = planted_feature(kind=kind, nonnegative=nonnegative)  # max activation 4.0
+    assert activity_threshold(feature) == pytest.approx(expected)
+
+
+def test_a_source_without_a_stored_run_says_its_density_rule_is_unknown():
+    feature = planted_feature()
+    Source.objects.filter(pk=feature.source_id).update(config={})
+    feature.refresh_from_db()
+    with pytest.raises(SourceDataError, match="no non-negative flag"):
+        activity_threshold(feature)
 
 
 def test_explain_then_score_a_planted_feature():

@@ -22,6 +22,10 @@ from featurepedia.corpus.readers import CorpusError, iter_documents
 SHUFFLE_BUFFER = 10_000
 
 
+class CorpusTooShortError(CorpusError):
+    """The corpus holds fewer tokens than one context."""
+
+
 @dataclass(frozen=True)
 class ContextSpec:
     """How contexts are made; saved with every artifact built from them."""
@@ -66,6 +70,7 @@ def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = No
 
     Raises:
         CorpusError: the corpus holds no text at all.
+        CorpusTooShortError: it holds fewer tokens than one context.
     """
     if spec.ctx_len < 2:
         raise CorpusError(f"context length is {spec.ctx_len}; it must be at least 2")
@@ -92,6 +97,11 @@ def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = No
         del stream[:start]  # one shift per batch of documents, not one per context
     if not seen_text:
         raise CorpusError(f"corpus {spec.corpus!r} holds no text")
+    if made == 0:
+        raise CorpusTooShortError(
+            f"corpus {spec.corpus!r} has {len(stream):,} tokens (document separators included), fewer than one "
+            f"context of {spec.ctx_len} tokens ({body} of text{' after the BOS token' if bos is not None else ''}); "
+            f"give a longer corpus or a context length of at most {len(stream) + spec.ctx_len - body}")
 
 
 def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -65,10 +65,7 @@ class TopContexts:
         return {"scores": self.scores, "context_ids": self.context_ids, "values": self.values}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        # Checkpoints of older versions may hold float16 values.
-        self.scores = state["scores"].float().contiguous()
-        self.context_ids = state["context_ids"].long().contiguous()
-        self.values = state["values"].float().contiguous()
+        self.scores, self.context_ids, self.values = state["scores"], state["context_ids"], state["values"]
 
 
 class Histogram:
@@ -152,9 +149,7 @@ class Histogram:
         return {"half_range": self.half_range, "counts": self.counts, "off": self.off}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.half_range = state["half_range"].float().contiguous()
-        self.counts = state["counts"].long().contiguous()
-        self.off = state["off"].long().contiguous()
+        self.half_range, self.counts, self.off = state["half_range"], state["counts"], state["off"]
 
 
 def _f32(t: Tensor) -> Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -12,6 +12,7 @@ from torch import Tensor
 from featurepedia.dashboards import kernels
 from featurepedia.dashboards.accumulators import NEG_INF, Extremes, Histogram, TopContexts
 from featurepedia.dashboards.config import RunConfig
+from featurepedia.dashboards.density import activity_threshold
 
 
 class Collector:
@@ -48,9 +49,8 @@ class Collector:
 
     def threshold(self) -> Tensor:
         """Current activity threshold per feature: [F]."""
-        if self.nonnegative:
-            return torch.zeros_like(self.extremes.max)
-        return (self.config.active_fraction * self.extremes.max).clamp(min=0)
+        return torch.from_numpy(activity_threshold(
+            self.extremes.max.numpy(), self.nonnegative, self.config.active_fraction))
 
     def update(self, acts: Tensor, skip_first: bool, token_ids: Tensor | None = None) -> None:
         """Add one batch.
@@ -130,23 +130,28 @@ class Collector:
             live = set(self._held().tolist())
             self.kept = {c: ids for c, ids in self.kept.items() if c in live}
 
-    def state_dict(self) -> dict[str, object]:
-        return {
-            "top": self.top.state_dict(), "sample": self.sample.state_dict(),
-            "negative": self.negative.state_dict(), "hist": self.hist.state_dict(),
-            "extremes": self.extremes.state_dict(), "contexts_done": self.contexts_done,
-            "batches_done": self.batches_done, "kept": self.kept,
-        }
+    def _accumulators(self) -> dict[str, TopContexts | Histogram | Extremes]:
+        return {"top": self.top, "sample": self.sample, "negative": self.negative, "hist": self.hist,
+                "extremes": self.extremes}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.top.load_state_dict(state["top"])
-        self.sample.load_state_dict(state["sample"])
-        self.negative.load_state_dict(state["negative"])
-        self.hist.load_state_dict(state["hist"])
-        self.extremes.load_state_dict(state["extremes"])
+    def state_dict(self) -> dict[str, Tensor]:
+        """Everything a resumed run needs, as named tensors (what a checkpoint stores)."""
+        state = {f"{name}.{key}": t for name, acc in self._accumulators().items()
+                 for key, t in acc.state_dict().items()}
+        contexts = sorted(self.kept)
+        state["kept.contexts"] = torch.tensor(contexts, dtype=torch.long)  # [n]
+        state["kept.token_ids"] = (torch.tensor([self.kept[c] for c in contexts], dtype=torch.long) if contexts
+                                   else torch.zeros((0, 0), dtype=torch.long))  # [n, T]
+        state["contexts_done"] = torch.tensor(self.contexts_done)
+        state["batches_done"] = torch.tensor(self.batches_done)
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Tensor]) -> None:
+        for name, acc in self._accumulators().items():
+            acc.load_state_dict({key: state[f"{name}.{key}"] for key in acc.state_dict()})
         self.contexts_done = int(state["contexts_done"])
         self.batches_done = int(state["batches_done"])
-        self.kept = dict(state.get("kept", {}))
+        self.kept = dict(zip(state["kept.contexts"].tolist(), state["kept.token_ids"].tolist(), strict=True))
 
 
 def _feature_ranges(n_features: int, parts: int) -> list[tuple[int, int]]:

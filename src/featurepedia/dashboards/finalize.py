@@ -8,9 +8,9 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from featurepedia.corpus.contexts import iter_contexts
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
+from featurepedia.dashboards.density import activity_threshold
 from featurepedia.dashboards.effects import WeightViews, weight_view_chunks
 from featurepedia.dashboards.results import ContextText, ExampleColumns, ExampleList, FeatureDashboard
 from featurepedia.lm.model import LanguageModel
@@ -27,12 +27,11 @@ def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, co
         views: the features' logit effects and neighbours, CHUNK features per item in index order (see
             weight_view_chunks); computed here when not given.
     """
-    texts = _context_texts(model, config, collector)
+    texts = _context_texts(model, collector)
     if views is None:
         views = weight_view_chunks(model, source, config.n_logits, config.n_neighbours, chunk=CHUNK)
     final_max = collector.extremes.max
-    threshold = torch.zeros_like(final_max) if source.nonnegative else (
-        config.active_fraction * final_max).clamp(min=0)
+    threshold = torch.from_numpy(activity_threshold(final_max.numpy(), source.nonnegative, config.active_fraction))
     n_tokens = max(1, int(collector.extremes.n_tokens))
     active = active_counts(collector, threshold, source.nonnegative).tolist()
     limits = threshold.numpy()
@@ -53,29 +52,18 @@ def build_dashboards(model: LanguageModel, source: Source, config: RunConfig, co
         yield chunk
 
 
-def _context_texts(model: LanguageModel, config: RunConfig, collector: Collector) -> dict[int, ContextText]:
-    """Token ids and display strings of every context some feature keeps.
-
-    The collector keeps their tokens as it goes; only a checkpoint from an older version lacks them, and
-    then the deterministic stream is read again.
-    """
+def _context_texts(model: LanguageModel, collector: Collector) -> dict[int, ContextText]:
+    """Token ids, display strings, notes and special positions of every context some feature keeps (the
+    collector kept their tokens as it went, so the corpus is read once)."""
     needed: set[int] = set()
     for acc in (collector.top, collector.sample, collector.negative):
         needed.update(int(i) for i in acc.context_ids.unique().tolist() if i >= 0)
     found: dict[int, ContextText] = {}
-    if needed <= collector.kept.keys():
-        for index in sorted(needed):
-            ids = collector.kept[index]
-            shown = model.display(ids)
-            found[index] = (ids, [t.text for t in shown], {i: t.note for i, t in enumerate(shown) if t.note})
-        return found
-    last = max(needed, default=-1)
-    for index, ids in enumerate(iter_contexts(model.tokenizer, config.contexts, config.n_contexts)):
-        if index > last:
-            break
-        if index in needed:
-            shown = model.display(ids)
-            found[index] = (ids, [t.text for t in shown], {i: t.note for i, t in enumerate(shown) if t.note})
+    for index in sorted(needed):
+        ids = collector.kept[index]
+        shown = model.display(ids)
+        found[index] = (ids, [t.text for t in shown], {i: t.note for i, t in enumerate(shown) if t.note},
+                        [i for i, t in enumerate(shown) if t.special])
     return found
 
 

@@ -32,7 +32,7 @@ FEATURES = "features.parquet"
 EXAMPLES = "examples.parquet"
 CONTEXTS = "contexts.parquet"
 RUN = "run.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 FEATURE_SCHEMA = pa.schema([
     ("index", pa.int64()), ("max_act", pa.float64()), ("min_act", pa.float64()), ("density", pa.float64()),
@@ -47,7 +47,7 @@ EXAMPLE_SCHEMA = pa.schema([
 ])
 CONTEXT_SCHEMA = pa.schema([
     ("context", pa.int64()), ("token_ids", pa.list_(pa.int64())), ("tokens", pa.list_(pa.string())),
-    ("notes", pa.string()),
+    ("notes", pa.string()), ("special", pa.list_(pa.int64())),
 ])
 
 
@@ -78,7 +78,8 @@ class ParquetSink:
 
     def write_features(self, features: list[FeatureDashboard]) -> None:
         assert self._features and self._examples and self._contexts, "begin() first"
-        writes = [(self._features, pa.Table.from_pylist([_feature_row(f) for f in features], FEATURE_SCHEMA))]
+        rows = [_features_table_row(f) for f in features]
+        writes = [(self._features, pa.Table.from_pylist(rows, FEATURE_SCHEMA))]
         columns = _shared_columns(features)
         if columns is not None:  # straight from a run: arrays, no object per example
             texts: Mapping[int, ContextText] = columns.texts
@@ -98,7 +99,8 @@ class ParquetSink:
                 "context": new_contexts, "token_ids": [texts[c][0] for c in new_contexts],
                 "tokens": [texts[c][1] for c in new_contexts],
                 "notes": [json.dumps({str(k): v for k, v in texts[c][2].items()}) if texts[c][2] else "{}"
-                          for c in new_contexts]}, schema=CONTEXT_SCHEMA)))
+                          for c in new_contexts],
+                "special": [texts[c][3] for c in new_contexts]}, schema=CONTEXT_SCHEMA)))
         writes.append((self._examples, examples))
         self._wait()
         self._pending = self._writer.submit(_write_all, writes)
@@ -114,7 +116,7 @@ class ParquetSink:
                 context = e.context
             else:
                 context = self._by_tokens.setdefault(tuple(e.token_ids), -1 - len(self._by_tokens))
-            texts.setdefault(context, (e.token_ids, e.tokens, e.notes))
+            texts.setdefault(context, (e.token_ids, e.tokens, e.notes, e.special))
             ids.append(context)
         offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
         np.cumsum([len(e.values) for _, e in pairs], out=offsets[1:])
@@ -158,7 +160,8 @@ def _write_all(writes: list[tuple[pq.ParquetWriter, pa.Table]]) -> None:
         writer.write_table(table)
 
 
-def _feature_row(f: FeatureDashboard) -> dict[str, Any]:
+def _features_table_row(f: FeatureDashboard) -> dict[str, Any]:
+    """A feature's row of features.parquet (its examples go to the other tables)."""
     return {
         "index": f.index, "max_act": f.max_act, "min_act": f.min_act, "density": f.density,
         "hist_counts": f.hist_counts, "hist_lo": f.hist_lo, "hist_hi": f.hist_hi,
@@ -202,7 +205,10 @@ def read_run(folder: Path) -> RunInfo:
         raise BundleError(f"{folder} is not a Featurepedia bundle: no {RUN} (expected {RUN}, {FEATURES}, "
                           f"{EXAMPLES})")
     data = json.loads(path.read_text())
-    data.pop("format", None)
+    found = data.pop("format", None)
+    if found != FORMAT_VERSION:
+        raise BundleError(f"{folder} is a bundle of format {found}; this version reads format {FORMAT_VERSION}: "
+                          "build or export it again with this version")
     return RunInfo(**data)
 
 
@@ -212,6 +218,7 @@ def read_features(folder: Path, chunk: int = 256) -> Iterator[list[FeatureDashbo
     Examples are read one feature-range at a time with a filter, so memory stays bounded.
     """
     folder = Path(folder)
+    read_run(folder)  # a bundle of another format is refused before its files are read
     for name in (FEATURES, EXAMPLES, CONTEXTS):
         if not (folder / name).is_file():
             raise BundleError(f"{folder} has no {name} (a bundle of format {FORMAT_VERSION} has {FEATURES}, "
@@ -230,7 +237,7 @@ def read_features(folder: Path, chunk: int = 256) -> Iterator[list[FeatureDashbo
             c = contexts[r["context"]]
             notes = {int(k): v for k, v in json.loads(c["notes"] or "{}").items()}
             by_feature.setdefault(r["feature"], []).append(Example(
-                token_ids=c["token_ids"], tokens=c["tokens"], notes=notes, values=r["values"],
+                token_ids=c["token_ids"], tokens=c["tokens"], notes=notes, special=c["special"], values=r["values"],
                 max_value=r["max_value"], max_index=r["max_index"], bin=r["bin"], rank=r["rank"],
                 context=r["context"] if r["context"] >= 0 else -1))
         yield [_feature_from_row(r, by_feature.get(r["index"], [])) for r in rows]

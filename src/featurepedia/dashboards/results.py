@@ -18,6 +18,8 @@ class Example:
         token_ids: the context's token ids (with BOS first when the run prepended one).
         tokens: display strings, one per token (see lm.tokens).
         notes: hover notes for tokens that need one, by position.
+        special: positions of the tokenizer's special tokens (e.g. the end-of-text token between
+            documents), which pages show apart from text.
         values: the feature's activation at each position (the BOS position is stored as 0): a list, or a
             float64 NumPy row when it comes straight from a run (sinks write it without a Python float
             per value; ``values_list()`` gives a list either way).
@@ -30,6 +32,7 @@ class Example:
     token_ids: list[int]
     tokens: list[str]
     notes: dict[int, str]
+    special: list[int]
     values: list[float] | NDArray[np.float64]
     max_value: float
     max_index: int
@@ -41,7 +44,8 @@ class Example:
         return self.values.tolist() if isinstance(self.values, np.ndarray) else list(self.values)
 
 
-ContextText = tuple[list[int], list[str], dict[int, str]]  # token ids, display strings, hover notes
+# token ids, display strings, hover notes by position, positions of special tokens
+ContextText = tuple[list[int], list[str], dict[int, str], list[int]]
 
 
 @dataclass(slots=True)
@@ -54,7 +58,7 @@ class ExampleColumns:
     Attributes:
         feature, rank, context, max_index: int64 [n]; bin: int64 [n], an index into ``bin_names``.
         values: float64 [n, T] (rounded as stored); max_value: float64 [n].
-        texts: every context's token ids, display strings and notes, by context id.
+        texts: every context's token ids, display strings, notes and special positions, by context id.
     """
 
     feature: NDArray[np.int64]
@@ -71,9 +75,9 @@ class ExampleColumns:
         return len(self.feature)
 
     def example(self, row: int) -> Example:
-        ids, tokens, notes = self.texts[int(self.context[row])]
+        ids, tokens, notes, special = self.texts[int(self.context[row])]
         # Token lists and notes are shared by every example of the same context (they are never mutated).
-        return Example(token_ids=ids, tokens=tokens, notes=notes, values=self.values[row],
+        return Example(token_ids=ids, tokens=tokens, notes=notes, special=special, values=self.values[row],
                        max_value=float(self.max_value[row]), max_index=int(self.max_index[row]),
                        bin=self.bin_names[self.bin[row]], rank=int(self.rank[row]), context=int(self.context[row]))
 
@@ -141,12 +145,18 @@ class FeatureDashboard:
 
 @dataclass
 class RunInfo:
-    """A dashboards run: model, source and the exact config, saved next to its output."""
+    """A dashboards run: model, source and the exact config, saved next to its output.
+
+    Attributes:
+        n_layers / d_model: the model's number of blocks and residual width.
+    """
 
     model_id: str
     model_info: dict[str, Any]
     source: dict[str, Any]
     config: dict[str, Any]
+    n_layers: int = 0
+    d_model: int = 0
     n_tokens: int = 0
     n_contexts: int = 0
     density_threshold: str = ""

@@ -11,7 +11,6 @@ import functools
 import gc
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +21,10 @@ from typing import Protocol, TypeVar
 import torch
 
 from featurepedia.corpus.contexts import context_batches, iter_contexts
+from featurepedia.dashboards.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
+from featurepedia.dashboards.density import density_rule
 from featurepedia.dashboards.effects import weight_view_chunks
 from featurepedia.dashboards.finalize import CHUNK, build_dashboards
 from featurepedia.dashboards.results import FeatureDashboard, RunInfo
@@ -32,7 +33,6 @@ from featurepedia.sources.base import Source
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
 T = TypeVar("T")
 
 
@@ -104,8 +104,6 @@ def run_dashboards(
     finally:
         collector.close()
     bar.close()
-    if collector.contexts_done == 0:
-        raise ValueError(f"corpus {config.contexts.corpus!r} gave no context of {config.contexts.ctx_len} tokens")
     # Logit effects and neighbours need no corpus: a thread computes them chunk by chunk while the main
     # thread saves the checkpoint and builds each chunk's examples (pure Python, which leaves the cores
     # mostly free: the thread uses as many intra-op threads as the forward pass did).
@@ -170,14 +168,11 @@ def _run_info(model: LanguageModel, source: Source, config: RunConfig, collector
 
     import featurepedia
 
-    if source.nonnegative:
-        rule = "activation > 0"
-    else:
-        rule = f"activation > {config.active_fraction} x the feature's max activation over the corpus"
     return RunInfo(
         model_id=model.model_id, model_info=model.info, source=source.config(), config=config.to_dict(),
+        n_layers=model.n_layers, d_model=model.d_model,
         n_tokens=int(collector.extremes.n_tokens), n_contexts=collector.contexts_done,
-        density_threshold=rule,
+        density_threshold=density_rule(source.nonnegative, config.active_fraction),
         versions={"featurepedia": featurepedia.__version__, "torch": torch.__version__,
                   "transformers": transformers.__version__},
     )
@@ -191,25 +186,15 @@ def _progress(enabled: bool, total: int, initial: int):  # type: ignore[no-untyp
 
 
 def _save(collector: Collector, config: RunConfig, run_dir: Path) -> None:
-    """Write the checkpoint atomically (a crash mid-write leaves the previous one intact)."""
-    tmp = run_dir / (CHECKPOINT + ".tmp")
-    torch.save({"fingerprint": config.fingerprint(), "state": collector.state_dict()}, tmp)
-    os.replace(tmp, run_dir / CHECKPOINT)
+    save_checkpoint(run_dir, config.fingerprint(), collector.state_dict())
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
 
 
 def _resume(collector: Collector, config: RunConfig, run_dir: Path) -> None:
-    path = run_dir / CHECKPOINT
-    if not path.exists():
+    state = load_checkpoint(run_dir, config.fingerprint())
+    if state is None:
+        if (run_dir / CHECKPOINT).exists():
+            log.warning("checkpoint in %s is for another config; starting afresh", run_dir)
         return
-    saved = torch.load(path, weights_only=False)
-    if saved.get("fingerprint") != config.fingerprint():
-        log.warning("checkpoint in %s is for another config; starting afresh", run_dir)
-        return
-    collector.load_state_dict(saved["state"])
+    collector.load_state_dict(state)
     log.info("resuming from %d contexts", collector.contexts_done)
-
-
-def clear_checkpoint(run_dir: Path) -> None:
-    """Forget a run's checkpoint (after its results are safely stored)."""
-    (run_dir / CHECKPOINT).unlink(missing_ok=True)

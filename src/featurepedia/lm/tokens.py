@@ -37,7 +37,8 @@ class TokenText:
         return bool(self.note) and not self.special
 
 
-# Notes of special tokens start with this, so pages can set them apart from text (notes are stored as text).
+# How the hover note of a special token starts (pages tell special tokens by TokenText.special, stored as
+# each example's special positions, never by this text).
 SPECIAL_NOTE = "special token, not text"
 
 

@@ -61,7 +61,7 @@ class Source(ABC):
     def config(self) -> dict[str, Any]:
         """What to save next to artifacts built from this source."""
         return {"source_id": self.source_id, "kind": self.kind, "hook_name": self.hook_name,
-                "d_in": self.d_in, "n_features": self.n_features}
+                "d_in": self.d_in, "n_features": self.n_features, "nonnegative": self.nonnegative}
 
 
 def register_source_kind(kind: str, factory: Callable[..., Source]) -> None:

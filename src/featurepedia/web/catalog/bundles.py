@@ -29,20 +29,22 @@ def export_source(model_slug: str, source_slug: str, folder: Path, chunk: int = 
     """Write one source as a Parquet bundle; returns the number of features written."""
     source = find_source(model_slug, source_slug)
     run = RunInfo(**source.config) if source.config else RunInfo(
-        model_id=model_slug, model_info=source.model.info,
+        model_id=model_slug, model_info=source.model.info, n_layers=source.model.n_layers,
+        d_model=source.model.d_model,
         source={"source_id": source.slug, "kind": source.kind, "hook_name": source.hook_name,
                 "n_features": source.n_features}, config={})
     sink = ParquetSink(folder)
     sink.begin(run)
     written = 0
-    for features in _stored_features(source, chunk):
+    for features in _dashboard_chunks(source, chunk):
         sink.write_features(features)
         written += len(features)
     sink.finish(run)
     return written
 
 
-def _stored_features(source: Source, chunk: int) -> Iterator[list[FeatureDashboard]]:
+def _dashboard_chunks(source: Source, chunk: int) -> Iterator[list[FeatureDashboard]]:
+    """The source's stored features as FeatureDashboards, ``chunk`` at a time in index order."""
     last = -1
     while True:
         rows = list(Feature.objects.filter(source=source, index__gt=last).order_by("index")
@@ -50,12 +52,12 @@ def _stored_features(source: Source, chunk: int) -> Iterator[list[FeatureDashboa
         if not rows:
             return
         last = rows[-1].index
-        yield [_dashboard(f) for f in rows]
+        yield [_stored_dashboard(f) for f in rows]
 
 
-def _dashboard(f: Feature) -> FeatureDashboard:
+def _stored_dashboard(f: Feature) -> FeatureDashboard:
     examples = [Example(token_ids=e.token_ids, tokens=e.tokens, notes={int(k): v for k, v in e.notes.items()},
-                        values=e.values, max_value=e.max_value, max_index=e.max_index, bin=e.bin, rank=e.rank)
+                        special=e.special, values=e.values, max_value=e.max_value, max_index=e.max_index, bin=e.bin, rank=e.rank)
                 for e in sorted(f.examples.all(), key=lambda e: (e.bin, e.rank))]
     return FeatureDashboard(
         index=f.index, max_act=f.max_act, min_act=f.min_act, density=f.density, hist_counts=f.hist_counts,

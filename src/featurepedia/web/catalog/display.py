@@ -5,17 +5,13 @@ All corpus text is escaped with format_html; nothing from the corpus is ever mar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from featurepedia.web.catalog.models import ActivationExample
-
-# How featurepedia.lm.tokens.SPECIAL_NOTE starts the note of a special token (not imported from there:
-# importing featurepedia.lm loads torch, which pages do not need; a test checks the two agree).
-SPECIAL_NOTE = "special token"
 
 BIN_TITLES = {"top": "Top activations", "negative": "Not activating (random)"}
 
@@ -32,22 +28,28 @@ def _visible(text: str) -> str:
     return text.replace("\n", "↵").replace("\t", "→")
 
 
-def render_tokens(tokens: Sequence[str], values: Sequence[float], notes: dict, scale: float) -> SafeString:
-    """One context as spans; background strength = value / scale; hover shows token and value."""
+def render_tokens(tokens: Sequence[str], values: Sequence[float], notes: dict, scale: float,
+                  special: Collection[int] = ()) -> SafeString:
+    """One context as spans; background strength = value / scale; hover shows token and value.
+
+    Args:
+        notes: hover notes by position (as a string); special: positions of special tokens.
+    """
     spans = []
     for i, (tok, val) in enumerate(zip(tokens, values, strict=False)):
         strength = max(0.0, min(1.0, val / scale)) if scale > 0 else 0.0
         note = notes.get(str(i), "")
         title = f"{tok!r}  {val:.4g}" + (f" — {note}" if note else "")
-        cls = "tok special" if note.startswith(SPECIAL_NOTE) else "tok partial" if note else "tok"
+        cls = "tok special" if i in special else "tok partial" if note else "tok"
         spans.append((cls, f"{strength:.3f}", title, _visible(tok)))
     return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', spans)
 
 
 def render_example(e: ActivationExample, scale: float, start: int = 0) -> SafeString:
-    """An example from token ``start`` on (1 skips the BOS token), notes re-indexed to match."""
+    """An example from token ``start`` on (1 skips the BOS token), notes and special positions re-indexed."""
     notes = {str(int(k) - start): v for k, v in e.notes.items() if int(k) >= start}
-    return render_tokens(e.tokens[start:], e.values[start:], notes, scale)
+    special = {i - start for i in e.special if i >= start}
+    return render_tokens(e.tokens[start:], e.values[start:], notes, scale, special)
 
 
 def example_groups(examples: Sequence[ActivationExample], max_act: float, start: int = 0) -> list[Group]:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from django.db import models
 
+from featurepedia.errors import UnavailableError
+
+
+class SourceDataError(UnavailableError):
+    """A stored source lacks what its run should have stored (it is still building, or was made by hand)."""
+
 
 class LanguageModel(models.Model):
     """A model whose features are catalogued, known by its slug (e.g. ``smollm2-135m``)."""
@@ -11,8 +17,8 @@ class LanguageModel(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200, blank=True)
     info = models.JSONField(default=dict, blank=True)
-    n_layers = models.PositiveIntegerField(default=0)
-    d_model = models.PositiveIntegerField(default=0)
+    n_layers = models.PositiveIntegerField(default=0, help_text="number of blocks")
+    d_model = models.PositiveIntegerField(default=0, help_text="width of the residual stream")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,6 +61,24 @@ class Source(models.Model):
         sink, never counted and meaningless to a reader), else 0."""
         return 1 if self.config.get("config", {}).get("contexts", {}).get("prepend_bos", True) else 0
 
+    @property
+    def nonnegative(self) -> bool:
+        """The source's non-negative flag as its run stored it (activations >= 0 and 0 means off, as in SAEs)."""
+        flag = self.config.get("source", {}).get("nonnegative")
+        if flag is None:
+            raise SourceDataError(f"source {self} stores no run description (no non-negative flag), so its "
+                                  "density rule is unknown; finish its build or import its bundle again")
+        return bool(flag)
+
+    @property
+    def active_fraction(self) -> float:
+        """The fraction of a feature's max above which a signed source's feature counts as active."""
+        fraction = self.config.get("config", {}).get("active_fraction")
+        if fraction is None:
+            raise SourceDataError(f"source {self} stores no run config (no active_fraction); finish its build "
+                                  "or import its bundle again")
+        return float(fraction)
+
 
 class Feature(models.Model):
     """One feature (neuron or SAE latent) with its corpus statistics and weight-based effects."""
@@ -88,6 +112,7 @@ class ActivationExample(models.Model):
     token_ids = models.JSONField(default=list)
     tokens = models.JSONField(default=list)
     notes = models.JSONField(default=dict, blank=True, help_text="hover notes by token position")
+    special = models.JSONField(default=list, blank=True, help_text="positions of the tokenizer's special tokens")
     values = models.JSONField(default=list)
     max_value = models.FloatField(default=0.0)
     max_index = models.PositiveIntegerField(default=0)

@@ -26,6 +26,7 @@ class DatabaseSink:
         model, _ = LanguageModel.objects.get_or_create(slug=run.model_id)
         model.name = run.model_info.get("hf_name", model.name or run.model_id)
         model.info = run.model_info
+        model.n_layers, model.d_model = run.n_layers, run.d_model
         model.save()
         source, _ = Source.objects.get_or_create(
             model=model, slug=run.source["source_id"],
@@ -42,7 +43,7 @@ class DatabaseSink:
         with transaction.atomic():
             existing = dict(Feature.objects.filter(
                 source=self.source, index__in=[f.index for f in features]).values_list("index", "id"))
-            rows = [_feature_row(self.source, f, existing.get(f.index)) for f in features]
+            rows = [_unsaved_feature(self.source, f, existing.get(f.index)) for f in features]
             Feature.objects.bulk_update([r for r in rows if r.pk], FEATURE_FIELDS, batch_size=self.batch_size)
             Feature.objects.bulk_create([r for r in rows if not r.pk], batch_size=self.batch_size)
             ids = dict(Feature.objects.filter(
@@ -51,6 +52,7 @@ class DatabaseSink:
             ActivationExample.objects.bulk_create(
                 [ActivationExample(feature_id=ids[f.index], bin=e.bin, rank=e.rank, token_ids=e.token_ids,
                                    tokens=e.tokens, notes={str(k): v for k, v in e.notes.items()},
+                                   special=list(e.special),
                                    values=e.values_list(), max_value=e.max_value, max_index=e.max_index)
                  for f in features for e in f.examples],
                 batch_size=self.batch_size)
@@ -70,7 +72,8 @@ class DatabaseSink:
         self.source.save()
 
 
-def _feature_row(source: Source, f: FeatureDashboard, pk: int | None) -> Feature:
+def _unsaved_feature(source: Source, f: FeatureDashboard, pk: int | None) -> Feature:
+    """The Feature row for a dashboard (pk: the stored row it updates, or None for a new one), not yet saved."""
     return Feature(
         pk=pk, source=source, index=f.index, max_act=f.max_act, min_act=f.min_act, density=f.density,
         hist_counts=f.hist_counts, hist_lo=f.hist_lo, hist_hi=f.hist_hi,

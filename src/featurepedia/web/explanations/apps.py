@@ -5,3 +5,8 @@ class ExplanationsConfig(AppConfig):
     name = "featurepedia.web.explanations"
     label = "explanations"
     verbose_name = "Explanations"
+
+    def ready(self) -> None:
+        from featurepedia.web.explanations import panels
+
+        panels.register()

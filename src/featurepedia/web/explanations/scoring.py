@@ -54,12 +54,12 @@ class FeatureRecords:
 
 
 def activity_threshold(feature: Feature) -> float:
-    """The activation above which the feature counts as active (the source's density rule)."""
+    """The activation above which the feature counts as active (the density rule its run used)."""
+    # Imported here: the dashboards package loads torch, which pages that only show explanations do not need.
+    from featurepedia.dashboards.density import activity_threshold as rule
+
     source = feature.source
-    if source.kind == "neurons":
-        fraction = float(source.config.get("config", {}).get("active_fraction", 0.1))
-        return max(0.0, fraction * feature.max_act)
-    return 0.0
+    return rule(feature.max_act, source.nonnegative, source.active_fraction)
 
 
 def feature_records(feature: Feature) -> FeatureRecords:
@@ -75,9 +75,9 @@ def feature_records(feature: Feature) -> FeatureRecords:
                                   values=[v if v > threshold else 0.0 for v in e.values[start:]])
         if e.bin == "top":
             top.append((e.rank, record))
-        elif e.bin == "negative" and not record.is_activating:
+        elif e.bin == "negative":
             negative.append(record)
-        else:  # a quantile example, or a "negative" one above the threshold (data from older builds)
+        else:
             quantile.append(record)
     return FeatureRecords([r for _, r in sorted(top, key=lambda x: x[0])], quantile, negative)
 

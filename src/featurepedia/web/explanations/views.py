@@ -10,9 +10,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from featurepedia.web.catalog.models import Feature
@@ -23,19 +22,13 @@ from featurepedia.web.explanations.presenting import shown_explanations
 from featurepedia.web.game import points
 from featurepedia.web.game.models import Flag, PlayEvent
 from featurepedia.web.game.prefs import get_prefs
+from featurepedia.web.navigation import redirect_back
 
 KEPT_TEXT = "kept_text"  # session: text of a submission that failed, by feature id, to refill the form
 
 
 def feature_url(feature: Feature) -> str:
     return reverse("feature", args=[feature.source.model.slug, feature.source.slug, feature.index])
-
-
-def _back(request: HttpRequest, fallback: str) -> HttpResponse:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        return redirect(target)
-    return redirect(fallback)
 
 
 def _feature(feature_id: int) -> Feature:
@@ -64,7 +57,7 @@ def vote(request: HttpRequest, pk: int) -> HttpResponseBase:
         messages.error(request, str(err))
     if request.headers.get("HX-Request"):
         return explanation_list(request, feature)
-    return _back(request, feature_url(feature))
+    return redirect_back(request, feature_url(feature))
 
 
 def explanation_list(request: HttpRequest, feature: Feature) -> HttpResponse:
@@ -99,10 +92,10 @@ def write(request: HttpRequest, feature_id: int) -> HttpResponseBase:
         request.session.setdefault(KEPT_TEXT, {})[str(feature.pk)] = text[:2000]
         request.session.modified = True
         messages.error(request, str(err))
-        return _back(request, feature_url(feature) + "#write")
+        return redirect_back(request, feature_url(feature) + "#write")
     request.session.get(KEPT_TEXT, {}).pop(str(feature.pk), None)
     request.session.modified = True
-    return _back(request, feature_url(feature) + "#explanations")
+    return redirect_back(request, feature_url(feature) + "#explanations")
 
 
 def _publish(request: HttpRequest, feature: Feature, text: str, draft: Explanation | None = None) -> None:
@@ -128,7 +121,7 @@ def publish_draft(request: HttpRequest, pk: int) -> HttpResponseBase:
         _publish(request, _feature(draft.feature_id), draft.text, draft)
     except services.ExplanationError as err:
         messages.error(request, str(err))
-    return _back(request, reverse("profile"))
+    return redirect_back(request, reverse("profile"))
 
 
 @login_required
@@ -137,7 +130,7 @@ def delete_draft(request: HttpRequest, pk: int) -> HttpResponseBase:
     draft = get_object_or_404(Explanation, pk=pk, author=request.user, status=Explanation.Status.DRAFT)
     draft.delete()
     messages.info(request, "Draft deleted.")
-    return _back(request, reverse("profile"))
+    return redirect_back(request, reverse("profile"))
 
 
 @login_required
@@ -150,4 +143,4 @@ def report(request: HttpRequest, pk: int) -> HttpResponseBase:
     Flag.objects.get_or_create(user=request.user, feature=explanation.feature, explanation=explanation,
                                kind=Flag.Kind.SPAM, defaults={"note": note})
     messages.success(request, "Thank you: a moderator will look at this explanation.")
-    return _back(request, feature_url(explanation.feature))
+    return redirect_back(request, feature_url(explanation.feature))

@@ -5,3 +5,8 @@ class GameConfig(AppConfig):
     name = "featurepedia.web.game"
     label = "game"
     verbose_name = "Game"
+
+    def ready(self) -> None:
+        from featurepedia.web.game import panels
+
+        panels.register()

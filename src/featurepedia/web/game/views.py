@@ -25,6 +25,7 @@ from featurepedia.web.game.models import Campaign
 from featurepedia.web.game.prefs import get_prefs, set_prefs
 from featurepedia.web.game.puzzles import campaign_progress, next_puzzle, seen_by
 from featurepedia.web.game.session import PlayState
+from featurepedia.web.navigation import redirect_back
 
 
 def play(request: HttpRequest) -> HttpResponseBase:
@@ -137,7 +138,7 @@ def _apply(request: HttpRequest, camp: Campaign, feature: Feature, data: dict) -
 def onboarding(request: HttpRequest) -> HttpResponseBase:
     """Finish the tutorial; it asks whether to hide clues with explicit words."""
     set_prefs(request, onboarded=True, explicit_filter=request.POST.get("explicit_filter") == "on")
-    return redirect(request.POST.get("next") or reverse("play"))
+    return redirect_back(request, reverse("play"))
 
 
 def leaderboard(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,50 @@
+"""The game's parts of catalog pages: the home page's invitation to play, a feature's campaigns, and the
+explicit-text filter (registered by GameConfig.ready)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest
+
+from featurepedia.web.catalog.extensions import Panel, register_panel, register_text_filter
+from featurepedia.web.catalog.models import Feature
+from featurepedia.web.game.explicit import is_explicit
+from featurepedia.web.game.leaderboard import leaderboard
+from featurepedia.web.game.models import Campaign
+from featurepedia.web.game.prefs import get_prefs
+from featurepedia.web.game.puzzles import campaign_progress
+
+
+def home_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, Any]:
+    """Running campaigns with their progress, and the top players of all time and of this week."""
+    campaigns = [(c, campaign_progress(c)) for c in Campaign.running().select_related("source__model")[:6]]
+    return {"campaigns": campaigns, "top_players": leaderboard("all", limit=5),
+            "week_players": leaderboard("week", limit=5)}
+
+
+def feature_campaigns(feature: Feature) -> list[Campaign]:
+    """Running campaigns this feature belongs to (so its page can offer "play it"), in one query.
+
+    A campaign holds its picked features, or every feature of its source when it picked none (as
+    Campaign.feature_queryset does).
+    """
+    picked_or_whole_source = Q(features=feature) | Q(source_id=feature.source_id, features__isnull=True)
+    return list(Campaign.running().filter(picked_or_whole_source).distinct())
+
+
+def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, Any]:
+    return {"campaigns": feature_campaigns(page["feature"])}
+
+
+def explicit_filter(request: HttpRequest) -> Callable[[str], bool] | None:
+    """Hide explicit words from players who asked for the filter."""
+    return is_explicit if get_prefs(request).explicit_filter else None
+
+
+def register() -> None:
+    register_panel("home", Panel("game.play", "game/_home.html", home_context))
+    register_panel("feature", Panel("game.campaigns", "game/_feature_campaigns.html", feature_context, order=10))
+    register_text_filter("game.explicit", explicit_filter)
