@@ -1,4 +1,9 @@
-"""Shared fixtures: seeding, an isolated data dir, tiny models, and the real default model (loaded once)."""
+"""Shared fixtures: seeding, an isolated data dir, tiny models, and the real default model (loaded once).
+
+Only tests marked ``slow`` may use the real default model, so that ``make check`` (which deselects them)
+stays fast: a test that asks for ``real_model`` without the mark is refused at collection, and one that
+reaches the real model some other way (a CLI command or a view with the default model id) fails.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,31 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The real model's converted cache lives in the developer's data dir (or a shared one in CI) so it is
 # converted once per machine, not once per test run.
 REAL_DATA_DIR = Path(os.environ.get("FEATUREPEDIA_TEST_MODEL_DIR", Path(__file__).resolve().parents[1] / "data"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [item.nodeid for item in items
+                if "real_model" in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the real_model fixture but are not marked slow, so `make check` would load the "
+            "real model: " + ", ".join(unmarked) + "; mark them @pytest.mark.slow or use tiny_gpt2/tiny_llama"
+        )
+
+
+@pytest.fixture(autouse=True)
+def _real_model_only_in_slow_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    from featurepedia.lm import embedded
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        # pytest.fail raises a BaseException, so code that catches Exception cannot swallow it.
+        pytest.fail(f"{request.node.nodeid} loads the real model {embedded.MODEL_ID} but is not marked slow; "
+                    "mark it @pytest.mark.slow or give it a tiny model", pytrace=False)
+
+    # Every load of the embedded model goes through prepare() (it finds or converts the cached weights).
+    monkeypatch.setattr(embedded, "prepare", refuse)
 
 
 @pytest.fixture(autouse=True)
