@@ -42,7 +42,7 @@ test: lint typecheck pytest
 # A pytest that collects nothing exits 5, which fails make like any other error: a marker or path that
 # selects no test cannot pass silently here or in `pytest`.
 check: lint typecheck
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser"
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not browser and not services"
 
 bench: install
 	$(BIN)/python bench/dashboards.py

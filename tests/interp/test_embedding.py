@@ -20,6 +20,7 @@ def scorer():
     return get_scorer("embedding")
 
 
+@pytest.mark.slow  # an acceptance test on the real sentence-embedding model (~100 s on 2 cores)
 @pytest.mark.parametrize("name", CLAIMED)
 def test_true_explanation_wins(scorer, planted_splits, name):
     records = planted_splits[name].score

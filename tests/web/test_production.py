@@ -27,6 +27,7 @@ def redis_cache(settings):
     caches.close_all()
 
 
+@pytest.mark.services
 def test_the_cache_is_shared_through_redis(redis_cache):
     caches["default"].set("answer", 42, timeout=60)
     assert redis_cache.dbsize() == 1 and b"featurepedia" in redis_cache.keys()[0]
@@ -35,6 +36,7 @@ def test_the_cache_is_shared_through_redis(redis_cache):
     assert caches["default"].get("answer") == 42
 
 
+@pytest.mark.services
 def test_sessions_live_in_redis_and_in_the_database(redis_cache, client, make_user):
     from django.contrib.sessions.models import Session
 
@@ -57,6 +59,7 @@ def test_redis_url_is_checked():
         Settings.from_env({"FEATUREPEDIA_REDIS_URL": "127.0.0.1:6379"})
 
 
+@pytest.mark.services
 def test_processes_starting_at_once_on_a_new_postgres_database_all_come_up(tmp_path):
     """Web processes and workers run migrations as they start; on a new database only one may do it."""
     import os
