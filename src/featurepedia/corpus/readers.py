@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import IO
 
 from featurepedia.errors import FeaturepediaError
 
@@ -67,8 +68,9 @@ def _txt(path: Path) -> Iterator[str]:
 
 
 def _jsonl(path: Path, text_field: str) -> Iterator[str]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+    fh: IO[str] = (gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz")
+                   else open(path, encoding="utf-8"))
+    with fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

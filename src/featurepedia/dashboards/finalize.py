@@ -177,7 +177,8 @@ def _quantile_picks(collector: Collector, start: int, stop: int, threshold: np.n
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, empty
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
+    rows, contexts, groups, ranks = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return rows, contexts, groups, ranks
 
 
 @lru_cache(maxsize=1024)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+Array = np.ndarray  # the kernels take NumPy arrays (shapes in each docstring); numba ignores annotations
+
 HIST_BLOCK = 64  # features counted together: their bins' counters (64 x 256 int32) stay in the L2 cache
 
 
 @njit(nogil=True, cache=True)
-def context_extremes(acts, start, f0, f1, ctx_max, ctx_min):  # type: ignore[no-untyped-def]
+def context_extremes(acts: Array, start: int, f0: int, f1: int, ctx_max: Array, ctx_min: Array) -> None:
     """ctx_max[b, f] / ctx_min[b, f] = max / min of acts[b, start:, f] for f in [f0, f1)."""
     n_ctx, n_pos, _ = acts.shape
     width = f1 - f0
@@ -40,7 +42,8 @@ def context_extremes(acts, start, f0, f1, ctx_max, ctx_min):  # type: ignore[no-
 
 
 @njit(nogil=True, cache=True)
-def histogram_add(acts, start, f0, f1, lo, scale, nonnegative, counts, off, bins):  # type: ignore[no-untyped-def]
+def histogram_add(acts: Array, start: int, f0: int, f1: int, lo: Array, scale: Array, nonnegative: bool,
+                  counts: Array, off: Array, bins: Array) -> None:
     """Add acts[:, start:, f0:f1] to counts[f0:f1] (int64 [F, n_bins]).
 
     A value v of feature f falls in bin floor(clamp((v - lo[f]) * scale[f], 0, n_bins - 1)), in float32.
@@ -88,7 +91,7 @@ def histogram_add(acts, start, f0, f1, lo, scale, nonnegative, counts, off, bins
 
 
 @njit(nogil=True, cache=True)
-def _weakest(scores):  # type: ignore[no-untyped-def]
+def _weakest(scores: Array) -> int:
     """Index of the lowest score (the first one among equals)."""
     j = 0
     for s in range(1, scores.shape[0]):
@@ -98,7 +101,8 @@ def _weakest(scores):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def top_merge(scores, acts, first_context, f0, f1, slot_scores, slot_ids, slot_values, used):  # type: ignore[no-untyped-def]
+def top_merge(scores: Array, acts: Array, first_context: int, f0: int, f1: int, slot_scores: Array,
+              slot_ids: Array, slot_values: Array, used: Array) -> int:
     """Keep, per feature in [f0, f1), the k highest-scoring contexts of its slots and this batch.
 
     Contexts are taken in batch order; one replaces the feature's weakest slot when its score is strictly

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 
@@ -178,7 +178,7 @@ def _run_info(model: LanguageModel, source: Source, config: RunConfig, collector
     )
 
 
-def _progress(enabled: bool, total: int, initial: int):  # type: ignore[no-untyped-def]
+def _progress(enabled: bool, total: int, initial: int) -> Any:  # a tqdm bar (tqdm ships no type hints)
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="tok", unit_scale=True, disable=not enabled,

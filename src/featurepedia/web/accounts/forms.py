@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django_countries import countries
 
@@ -11,7 +13,7 @@ from featurepedia.web.game.models import Profile
 class CountryField(forms.ChoiceField):
     """An ISO 3166 country, picked from the list (codes typed by hand are accepted in any case)."""
 
-    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=[("", "None (stay off country boards)"), *countries], **kwargs)
         self.error_messages["invalid_choice"] = ("“%(value)s” is not a two-letter country code; pick your "
                                                  "country from the list.")

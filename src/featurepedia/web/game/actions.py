@@ -7,7 +7,9 @@ session until they sign up (see pending.py), so both earn exactly the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from featurepedia.web.catalog.models import Feature
@@ -31,7 +33,8 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
-def apply_answer(user, feature: Feature, campaign: Campaign | None, answer: dict) -> Outcome:  # type: ignore[no-untyped-def]
+def apply_answer(user: AbstractBaseUser, feature: Feature, campaign: Campaign | None,
+                 answer: dict[str, Any]) -> Outcome:
     """Apply one answer: {"kind": vote|explain|skip|polysemantic|none-fit, "explanation": id, "text": str}.
 
     Raises services.ExplanationError with a message for the player when it cannot be done.
@@ -60,7 +63,7 @@ def apply_answer(user, feature: Feature, campaign: Campaign | None, answer: dict
     raise services.ExplanationError(f"Unknown answer {kind!r}; use one of {', '.join(ANSWERS)}.")
 
 
-def _explain(user, feature: Feature, campaign: Campaign | None, text: str) -> Outcome:  # type: ignore[no-untyped-def]
+def _explain(user: AbstractBaseUser, feature: Feature, campaign: Campaign | None, text: str) -> Outcome:
     result = services.submit(user, feature, text)
     if result.duplicate_of is not None:
         existing = result.duplicate_of

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django_countries import countries
@@ -65,7 +66,7 @@ def leaderboard(period: str = "all", country: str = "", region: str = "", limit:
     return rows
 
 
-def rank_of(user, period: str = "all") -> tuple[int | None, int]:  # type: ignore[no-untyped-def]
+def rank_of(user: AbstractBaseUser, period: str = "all") -> tuple[int | None, int]:
     """(rank, points) of a player; rank is None before they have any points."""
     totals = _events(period).values("user_id").annotate(points=Sum("points"))
     mine = next((t["points"] for t in totals.filter(user_id=user.pk)), 0) or 0

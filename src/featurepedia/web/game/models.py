@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -52,7 +54,7 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def is_running(self, now=None) -> bool:  # type: ignore[no-untyped-def]
+    def is_running(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.active and (self.starts is None or self.starts <= now) and (self.ends is None or now < self.ends)
 

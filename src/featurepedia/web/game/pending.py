@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from featurepedia.web.catalog.models import Feature
@@ -28,7 +29,7 @@ def count(request: HttpRequest) -> int:
     return len(request.session.get(SESSION_KEY, []))
 
 
-def credit(request: HttpRequest, user) -> int:  # type: ignore[no-untyped-def]
+def credit(request: HttpRequest, user: AbstractBaseUser) -> int:
     """Apply the session's answers as this user's; returns the points earned. Failures are reported, not raised."""
     pending = request.session.pop(SESSION_KEY, [])
     earned = 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ POINTS = {
 }
 
 
-def record(user, feature: Feature, action: str, campaign: Campaign | None = None,  # type: ignore[no-untyped-def]
+def record(user: AbstractBaseUser, feature: Feature, action: str, campaign: Campaign | None = None,
            explanation: Explanation | None = None) -> PlayEvent:
     """Log a play and award its points, unless this player already earned them for the same thing."""
     earned = POINTS[PlayEvent.Action(action)]
@@ -37,12 +38,12 @@ def record(user, feature: Feature, action: str, campaign: Campaign | None = None
                                     explanation=explanation, points=earned)
 
 
-def total(user) -> int:  # type: ignore[no-untyped-def]
+def total(user: AbstractBaseUser) -> int:
     """All points a player has earned."""
     return PlayEvent.objects.filter(user=user).aggregate(p=Sum("points"))["p"] or 0
 
 
-def streak(user, today: date | None = None) -> int:  # type: ignore[no-untyped-def]
+def streak(user: AbstractBaseUser, today: date | None = None) -> int:
     """Days in a row (UTC) with at least one answer, ending today or yesterday."""
     today = today or timezone.now().date()
     days = set(PlayEvent.objects.filter(user=user, created__date__gte=today - timedelta(days=366))

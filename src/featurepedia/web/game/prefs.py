@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from featurepedia.web.game.models import Profile
@@ -20,7 +21,7 @@ class Prefs:
     confirmed_first_vote: bool = False
 
 
-def profile_for(user) -> Profile:  # type: ignore[no-untyped-def]
+def profile_for(user: AbstractBaseUser) -> Profile:
     """The user's profile, created on first use."""
     profile, _ = Profile.objects.get_or_create(user=user)
     return profile
@@ -46,7 +47,7 @@ def set_prefs(request: HttpRequest, **changes: bool) -> Prefs:
     return prefs
 
 
-def adopt_visitor_prefs(request: HttpRequest, user) -> None:  # type: ignore[no-untyped-def]
+def adopt_visitor_prefs(request: HttpRequest, user: AbstractBaseUser) -> None:
     """On sign-up, what a visitor chose (explicit filter, onboarding done) carries into their new profile."""
     visitor = request.session.get(SESSION_KEY)
     if not visitor:

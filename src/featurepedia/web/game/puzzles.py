@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q
 
 from featurepedia.web.catalog.models import Feature
@@ -17,7 +19,7 @@ from featurepedia.web.game.models import Campaign, PlayEvent
 CANDIDATES = 25  # least-played features to choose from at random
 
 
-def seen_by(user) -> set[int]:  # type: ignore[no-untyped-def]
+def seen_by(user: AbstractBaseUser | AnonymousUser) -> set[int]:
     """Feature ids a signed-in player has already answered or skipped."""
     if not user.is_authenticated:
         return set()
@@ -33,8 +35,8 @@ def next_puzzle(campaign: Campaign, exclude: Iterable[int] = (), rng: random.Ran
     pool = list(features[:CANDIDATES])
     if not pool:
         return None
-    fewest = pool[0].answers  # type: ignore[attr-defined]
-    least = [f for f in pool if f.answers == fewest]  # type: ignore[attr-defined]
+    fewest = pool[0].answers
+    least = [f for f in pool if f.answers == fewest]
     return rng.choice(least)
 
 
