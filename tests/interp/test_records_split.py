@@ -9,7 +9,7 @@ import pytest
 from featurepedia.interp import (
     MAX_EXPLANATION_CHARS,
     ActivationRecord,
-    ExplanationError,
+    InvalidExplanation,
     RecordError,
     held_out_split,
     validate_explanation,
@@ -36,12 +36,12 @@ def test_record_properties():
 
 @pytest.mark.parametrize("text", ["", "   ", "\n"])
 def test_empty_explanation_is_refused(text):
-    with pytest.raises(ExplanationError, match="empty"):
+    with pytest.raises(InvalidExplanation, match="empty"):
         validate_explanation(text)
 
 
 def test_long_explanation_says_length_and_limit():
-    with pytest.raises(ExplanationError) as err:
+    with pytest.raises(InvalidExplanation) as err:
         validate_explanation("x" * 10_000)
     assert "10,000 characters" in str(err.value) and f"limit is {MAX_EXPLANATION_CHARS:,}" in str(err.value)
 
