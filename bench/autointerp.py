@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from featurepedia.corpus import ContextSpec, iter_contexts  # noqa: E402
-from featurepedia.interp import ActivationRecord, get_explainer, get_scorer, held_out_split  # noqa: E402
+from featurepedia.interp import ActivationRecord, Scorer, get_explainer, get_scorer, held_out_split  # noqa: E402
 from featurepedia.interp.metrics import auroc  # noqa: E402
 from featurepedia.interp.planted import PLANTED_FEATURES, planted_records  # noqa: E402
 from featurepedia.lm import get_model  # noqa: E402
@@ -81,14 +81,14 @@ def planted_suite(token_lists: list[list[str]], n_features: int) -> list[dict[st
     return suite
 
 
-def bench_scorer(scorer: Any, suite: list[dict[str, Any]], candidates_per_feature: int) -> dict[str, Any]:
+def bench_scorer(scorer: Scorer, suite: list[dict[str, Any]], candidates_per_feature: int) -> dict[str, Any]:
     """Score true and distractor explanations on each planted feature."""
     explanations = [f["explanation"] for f in suite]
     top1, true_scores, distractor_scores, times, costs = [], [], [], [], []
     rows = []
     for i, feature in enumerate(suite):
         others = [e for j, e in enumerate(explanations) if j != i][: candidates_per_feature - 1]
-        if not getattr(scorer, "uses_llm", False):
+        if not scorer.uses_llm:
             scorer.score("warm-up", feature["score"])  # fills per-feature caches, as a served feature would have
         values = []
         for text in [feature["explanation"], *others]:
@@ -181,9 +181,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {}
     for label, scorer in scorers.items():
-        is_llm = getattr(scorer, "uses_llm", False)
         n_cand = args.candidates or len(suite)
-        if is_llm:
+        if scorer.uses_llm:
             n_cand = min(n_cand, args.llm_candidates)
         start = time.perf_counter()
         res = bench_scorer(scorer, suite, n_cand)
@@ -221,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def real_agreement(real: list[dict[str, Any]], scorers: dict[str, Any]) -> dict[str, Any]:
+def real_agreement(real: list[dict[str, Any]], scorers: dict[str, Scorer]) -> dict[str, Any]:
     """Spearman correlation between scorers over (explanation of neuron i, records of neuron j) pairs."""
     explainer = get_explainer("token-list")
     texts = [explainer.explain(f["explain"]) for f in real]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from featurepedia.interp import ExplanationError, RecordError, get_scorer
+from featurepedia.interp import InvalidExplanation, RecordError, get_scorer
 from featurepedia.interp.planted import PLANTED_FEATURES
 from featurepedia.interp.scorers import embedding
 
@@ -49,9 +49,9 @@ def test_new_explanation_reuses_cached_examples(scorer, planted_splits):
 
 def test_edge_case_explanations(scorer, small_records):
     assert 0.0 <= scorer.score("s", small_records).value <= 1.0
-    with pytest.raises(ExplanationError, match="empty"):
+    with pytest.raises(InvalidExplanation, match="empty"):
         scorer.score("", small_records)
-    with pytest.raises(ExplanationError, match="10,000 characters; the limit is 500"):
+    with pytest.raises(InvalidExplanation, match="10,000 characters; the limit is 500"):
         scorer.score("a" * 10_000, small_records)
 
 

@@ -2,72 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from featurepedia.interp import ScorerUnavailable, get_explainer, get_scorer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    mode = "ok"
-    calls = 0
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        type(self).calls += 1
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.mode == "slow":
-            time.sleep(1.0)
-        if self.mode == "401":
-            return self._send(401, {"error": {"message": "invalid api key"}})
-        if self.mode == "flaky" and type(self).calls == 1:
-            return self._send(503, {"error": "busy"})
-        user = body["messages"][-1]["content"]
-        if body.get("logprobs"):
-            yes = -0.1 if "cat" in user or "dog" in user else -3.0
-            message = {"role": "assistant", "content": "Yes"}
-            logprobs = {"content": [{"token": "Yes", "logprob": yes,
-                                     "top_logprobs": [{"token": "Yes", "logprob": yes},
-                                                      {"token": "No", "logprob": -0.1 if yes < -1 else -3.0}]}]}
-            choice = {"index": 0, "message": message, "logprobs": logprobs}
-        else:
-            choice = {"index": 0, "message": {"role": "assistant",
-                                              "content": "the main thing this neuron does is find animals."}}
-        self._send(200, {"choices": [choice], "usage": {"prompt_tokens": 100, "completion_tokens": 10}})
-
-    def _send(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout test)
-
-    def log_message(self, *args) -> None:
-        pass
+from tests.openai_stub import ChatHandler, fake_chat_server
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    _Handler.mode, _Handler.calls = "ok", 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with fake_chat_server() as url:
+        yield url
 
 
 def _closed_port() -> int:
@@ -111,9 +59,9 @@ def test_detection_over_endpoint(server, small_records):
 
 
 def test_retry_after_server_error(server, small_records):
-    _Handler.mode = "flaky"
+    ChatHandler.mode = "flaky"
     assert get_explainer("openai", base_url=server, **FAST).explain(small_records) == "animals"
-    assert _Handler.calls == 2
+    assert ChatHandler.calls == 2
 
 
 def test_closed_port_is_unavailable(small_records):
@@ -123,7 +71,7 @@ def test_closed_port_is_unavailable(small_records):
 
 
 def test_timeout_is_unavailable(server, small_records):
-    _Handler.mode = "slow"
+    ChatHandler.mode = "slow"
     scorer = get_scorer("detection", backend="openai", base_url=server, **FAST)
     start = time.perf_counter()
     with pytest.raises(ScorerUnavailable, match="timed out after 0.3 s"):
@@ -132,6 +80,6 @@ def test_timeout_is_unavailable(server, small_records):
 
 
 def test_refused_request_mentions_key(server, small_records):
-    _Handler.mode = "401"
+    ChatHandler.mode = "401"
     with pytest.raises(ScorerUnavailable, match="HTTP 401.*FEATUREPEDIA_OPENAI_API_KEY"):
         get_explainer("openai", base_url=server, **FAST).explain(small_records)

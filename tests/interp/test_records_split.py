@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from featurepedia.interp import (
     MAX_EXPLANATION_CHARS,
     ActivationRecord,
-    ExplanationError,
+    InvalidExplanation,
     RecordError,
     held_out_split,
     validate_explanation,
@@ -36,12 +37,12 @@ def test_record_properties():
 
 @pytest.mark.parametrize("text", ["", "   ", "\n"])
 def test_empty_explanation_is_refused(text):
-    with pytest.raises(ExplanationError, match="empty"):
+    with pytest.raises(InvalidExplanation, match="empty"):
         validate_explanation(text)
 
 
 def test_long_explanation_says_length_and_limit():
-    with pytest.raises(ExplanationError) as err:
+    with pytest.raises(InvalidExplanation) as err:
         validate_explanation("x" * 10_000)
     assert "10,000 characters" in str(err.value) and f"limit is {MAX_EXPLANATION_CHARS:,}" in str(err.value)
 
@@ -56,6 +57,23 @@ def test_pearson_constant_and_nan_give_zero():
     assert pearson_or_zero([0, math.nan, 2], [0, 1, 2]) == 0.0
     assert pearson_or_zero([1], [1]) == 0.0
     assert pearson_or_zero([0, 1, 2], [0, 2, 4]) == pytest.approx(1.0)
+
+
+def _pairwise_auroc(labels, scores):
+    """The definition: P(a positive outscores a negative), ties counting one half."""
+    pos = [s for y, s in zip(labels, scores, strict=True) if y]
+    neg = [s for y, s in zip(labels, scores, strict=True) if not y]
+    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+
+def test_auroc_equals_the_pairwise_definition_with_ties():
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(2, 40))
+        labels = rng.random(n) < 0.4
+        labels[:2] = [True, False]
+        scores = rng.integers(0, 4, n).astype(float) if trial % 2 else rng.random(n)  # many ties, or none
+        assert auroc(labels, scores) == pytest.approx(_pairwise_auroc(labels, scores), abs=1e-12)
 
 
 def test_auroc_and_balanced_accuracy():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from featurepedia.interp import (
+    Explainer,
+    Scorer,
     ScoreResult,
     UnknownComponentError,
     get_explainer,
@@ -22,13 +24,32 @@ def test_builtins_are_registered():
     assert list_scorers() == ["detection", "embedding", "fuzzing", "simulation"]
 
 
-def test_every_builtin_has_name_and_version():
+def test_every_builtin_has_what_the_protocols_promise():
     for name in list_scorers():
         scorer = get_scorer(name)
-        assert scorer.name == name and scorer.version
+        assert isinstance(scorer, Scorer) and scorer.name == name and scorer.version
+        assert isinstance(scorer.uses_llm, bool)
     for name in list_explainers():
         explainer = get_explainer(name)
-        assert explainer.name == name and explainer.version
+        assert isinstance(explainer, Explainer) and explainer.name == name and explainer.version
+        assert isinstance(explainer.method, str) and explainer.method
+        assert explainer.last_details == {"explainer": name, "version": explainer.version}
+
+
+def test_a_component_missing_a_promised_attribute_is_not_one():
+    class NoMethod:
+        name, version, last_details = "x", "1", {}
+
+        def explain(self, records):
+            return "x"
+
+    class NoUsesLLM:
+        name, version = "x", "1"
+
+        def score(self, explanation, records):
+            return ScoreResult(0.5)
+
+    assert not isinstance(NoMethod(), Explainer) and not isinstance(NoUsesLLM(), Scorer)
 
 
 def test_unknown_name_lists_registered_ones():
@@ -49,7 +70,7 @@ def test_third_party_registration_and_options(monkeypatch, small_records):
     monkeypatch.setattr(registry, "_EXPLAINERS", dict(registry._EXPLAINERS))
 
     class Constant:
-        name, version = "constant", "0"
+        name, version, uses_llm = "constant", "0", False
 
         def __init__(self, value: float = 0.5):
             self.value = value

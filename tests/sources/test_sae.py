@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 
 from featurepedia.sources import SourceError, build_source, source_for, source_kinds
 from featurepedia.sources.base import register_source_kind
+from featurepedia.sources.sae import SAESource, StandardSAE, register_sae_architecture, registry
 
 D_SAE = 96
 
@@ -91,12 +92,49 @@ def test_missing_and_invalid_files(tmp_path, tiny_llama):
 
 def test_unsupported_architecture_and_bad_ids(tmp_path, tiny_llama):
     _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32, cfg_extra={"architecture": "gated"})
-    with pytest.raises(SourceError, match="supported: standard, topk, jumprelu"):
+    with pytest.raises(SourceError, match="'gated' is not supported; registered architectures: standard, topk, jumprelu"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32, cfg_extra={"architecture": "topk", "k": 33})
+    with pytest.raises(SourceError, match=r"topk SAE needs 0 < k <= d_sae \(32\); found k=33"):
         source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
     with pytest.raises(SourceError, match="<layer>-<set>"):
         source_for(tiny_llama, "mlp6")
     with pytest.raises(SourceError, match="--sae PATH"):
         source_for(tiny_llama, "1-res-sae")
+
+
+def test_a_new_architecture_is_one_class_and_one_registration(tmp_path, tiny_llama, monkeypatch):
+    monkeypatch.setattr(registry, "_ARCHITECTURES", dict(registry._ARCHITECTURES))
+
+    class ScaledSAE(SAESource):  # a ReLU scaled by a per-feature tensor the folder must hold
+        extra_tensors = ("scale",)
+
+        def activate(self, pre):
+            return torch.relu(pre) * self.weights["scale"]
+
+    register_sae_architecture("scaled", ScaledSAE)
+    d, d_sae = tiny_llama.d_model, 32
+    _write_sae(tmp_path, d_in=d, d_sae=d_sae, cfg_extra={"architecture": "scaled"})
+    with pytest.raises(SourceError, match="no tensor 'scale'"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+    gen = torch.Generator().manual_seed(0)
+    weights = {"W_enc": torch.randn(d, d_sae, generator=gen), "b_enc": torch.randn(d_sae, generator=gen),
+               "W_dec": torch.randn(d_sae, d, generator=gen), "b_dec": torch.randn(d, generator=gen),
+               "scale": torch.rand(d_sae, generator=gen)}
+    save_file(weights, str(tmp_path / "sae_weights.safetensors"))
+    source = source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+    assert isinstance(source, ScaledSAE) and source.kind == "sae" and source.config()["architecture"] == "scaled"
+    hidden = torch.randn(2, 3, d)
+    want = torch.relu((hidden - weights["b_dec"]) @ weights["W_enc"] + weights["b_enc"]) * weights["scale"]
+    torch.testing.assert_close(source.encode(hidden), want)
+    assert source.device == torch.device("cpu") and source.dtype == torch.float32
+
+
+def test_registering_an_architecture_twice_raises(monkeypatch):
+    monkeypatch.setattr(registry, "_ARCHITECTURES", dict(registry._ARCHITECTURES))
+    with pytest.raises(ValueError, match="'topk' is already registered"):
+        register_sae_architecture("topk", StandardSAE)
+    assert registry.sae_architectures() == ["standard", "topk", "jumprelu"]
 
 
 def test_source_id_must_match_the_sae_layer(tmp_path, tiny_llama):

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
+from featurepedia.errors import FeaturepediaError
+from featurepedia.interp import MAX_EXPLANATION_CHARS, validate_explanation
 from featurepedia.web.explanations import limits, services
 from featurepedia.web.explanations.duplicates import find_duplicate, plural_key
 from featurepedia.web.explanations.models import Explanation, ExplanationScore, Vote
@@ -75,6 +77,15 @@ def test_errors_say_what_to_fix_and_keep_the_text(world, make_user, client):
     assert "x" * 600 in html  # refilled, not lost
     page = client.post(reverse("explanation-write", args=[cats.pk]), {"text": "ab"}, follow=True)
     assert "at least 3 characters" in page.content.decode()
+
+
+def test_a_text_the_site_stores_is_one_the_scorers_accept():
+    longest = "x" * MAX_EXPLANATION_CHARS
+    assert services.clean_text(longest) == validate_explanation(longest)
+    assert Explanation._meta.get_field("text").max_length == MAX_EXPLANATION_CHARS
+    with pytest.raises(services.ExplanationError, match=f"the limit is {MAX_EXPLANATION_CHARS}") as err:
+        services.clean_text(longest + "x")
+    assert isinstance(err.value, FeaturepediaError) and err.value.status == 400
 
 
 def test_visitor_write_keeps_text_through_sign_in(world, client):

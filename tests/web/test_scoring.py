@@ -16,6 +16,7 @@ from featurepedia.web.explanations.scoring import (
     feature_records,
     score_explanation,
 )
+from tests.openai_stub import ANSWER, fake_chat_server
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +92,18 @@ def test_explain_then_score_a_planted_feature():
     assert good.details["scorer"] == "embedding" and len(good.details["predictions"]) == 30  # 10 held-out top + 10 quantile + 10 negative
     bad = Explanation.objects.create(feature=feature, text="mentions of money and trains", method="human")
     assert score_explanation(bad).value < good.value
+
+
+def test_an_llm_explanation_keeps_the_usage_cost_and_raw_output_of_its_call():
+    feature = planted_feature()
+    with fake_chat_server() as url:
+        explanation = explain_feature(feature, "openai", base_url=url, api_key="k", model="m",
+                                      price_input=1.0, price_output=2.0)
+    assert explanation.method == "llm:m" and explanation.text == "animals"
+    stored = Explanation.objects.get(pk=explanation.pk).details
+    assert stored["explainer"] == "openai" and stored["model"] == "m" and stored["raw"] == ANSWER
+    assert stored["prompt_tokens"] == 100 and stored["completion_tokens"] == 10 and stored["requests"] == 1
+    assert stored["cost_usd"] == pytest.approx((100 * 1.0 + 10 * 2.0) / 1e6)
 
 
 def test_explain_is_idempotent_per_method():

@@ -8,8 +8,8 @@
 
 from featurepedia.interp.base import Explainer, Scorer, ScoreResult
 from featurepedia.interp.errors import (
-    ExplanationError,
     InterpError,
+    InvalidExplanation,
     RecordError,
     ScorerUnavailable,
     UnknownComponentError,
@@ -34,9 +34,9 @@ __all__ = [
     "MAX_EXPLANATION_CHARS",
     "ActivationRecord",
     "Explainer",
-    "ExplanationError",
     "HeldOutSplit",
     "InterpError",
+    "InvalidExplanation",
     "RecordError",
     "ScoreResult",
     "Scorer",

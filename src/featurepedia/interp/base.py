@@ -28,19 +28,38 @@ class ScoreResult:
 
 @runtime_checkable
 class Explainer(Protocol):
-    """Writes an explanation of a feature from its activation records."""
+    """Writes an explanation of a feature from its activation records.
+
+    Attributes:
+        name / version: the registered name and the version of its method (a new version = new texts).
+        last_details: what the last :meth:`explain` call did, JSON-serialisable and stored with the
+            explanation: always ``explainer`` and ``version``; LLM explainers add ``model``, the ``raw``
+            output and their usage (``prompt_tokens``, ``completion_tokens``, ``requests``, ``cost_usd``).
+    """
 
     name: str
     version: str
+    last_details: dict[str, Any]
+
+    @property
+    def method(self) -> str:
+        """What to store as the explanation's method; one explanation per feature and method."""
+        ...
 
     def explain(self, records: Sequence[ActivationRecord]) -> str: ...
 
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Scores how well an explanation predicts a feature's activations on records."""
+    """Scores how well an explanation predicts a feature's activations on records.
+
+    Attributes:
+        uses_llm: True when each score asks a language model (seconds per explanation and maybe a cost), so
+            callers budget fewer calls; False for scorers that only embed (milliseconds, nothing to pay).
+    """
 
     name: str
     version: str
+    uses_llm: bool
 
     def score(self, explanation: str, records: Sequence[ActivationRecord]) -> ScoreResult: ...

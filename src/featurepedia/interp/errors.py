@@ -9,8 +9,8 @@ class InterpError(FeaturepediaError):
     """Base class of every autointerp error."""
 
 
-class ExplanationError(InterpError, ValueError):
-    """An explanation text cannot be scored (empty or too long)."""
+class InvalidExplanation(InterpError, ValueError):
+    """An explanation text cannot be scored (not a string, empty or too long)."""
 
 
 class RecordError(InterpError, ValueError):

@@ -9,7 +9,9 @@ from scipy.stats import rankdata
 
 
 def auroc(labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
-    """Area under the ROC curve (ties count one half); 0.5 when a class is missing or scores are NaN."""
+    """Area under the ROC curve (ties count one half); 0.5 when a class is missing, NaN scores count as 0."""
+    # Equal to scikit-learn's roc_auc_score (checked on random data with ties), which instead warns and
+    # returns NaN for one class and raises on NaN: a score must stay a number, so these few lines it is.
     y = np.asarray(labels, dtype=bool)
     s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
     n_pos, n_neg = int(y.sum()), int((~y).sum())

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from featurepedia.interp.errors import ExplanationError, RecordError
+from featurepedia.interp.errors import InvalidExplanation, RecordError
 
 MAX_EXPLANATION_CHARS = 500
 
@@ -87,20 +87,20 @@ def require_both_kinds(records: Sequence[ActivationRecord], scorer: str) -> tupl
 
 
 def validate_explanation(explanation: str) -> str:
-    """Return the explanation stripped of surrounding whitespace, or raise ExplanationError.
+    """Return the explanation stripped of surrounding whitespace, or raise InvalidExplanation.
 
     Raises:
-        ExplanationError: it is empty or longer than MAX_EXPLANATION_CHARS characters.
+        InvalidExplanation: it is empty or longer than MAX_EXPLANATION_CHARS characters.
     """
     if not isinstance(explanation, str):
-        raise ExplanationError(f"an explanation must be a string, not {type(explanation).__name__}")
+        raise InvalidExplanation(f"an explanation must be a string, not {type(explanation).__name__}")
     text = explanation.strip()
     if not text:
-        raise ExplanationError(
+        raise InvalidExplanation(
             f"the explanation is empty; write what the feature responds to (1 to {MAX_EXPLANATION_CHARS:,} characters)"
         )
     if len(text) > MAX_EXPLANATION_CHARS:
-        raise ExplanationError(
+        raise InvalidExplanation(
             f"the explanation is {len(text):,} characters; the limit is {MAX_EXPLANATION_CHARS:,}"
         )
     return text

@@ -38,7 +38,7 @@ class LocalLMExplainer:
         self.lm = LocalLM(model)
         self.max_records, self.max_tokens, self.max_new_tokens = max_records, max_tokens, max_new_tokens
         self.few_shot = few_shot
-        self.last_details: dict[str, Any] = {}
+        self.last_details: dict[str, Any] = {"explainer": self.name, "version": self.version}
 
     @property
     def method(self) -> str:

@@ -28,7 +28,7 @@ class OpenAIExplainer:
         """
         self.client = OpenAIChat(**client)
         self.max_records, self.max_tokens, self.max_new_tokens = max_records, max_tokens, max_new_tokens
-        self.last_details: dict[str, Any] = {}
+        self.last_details: dict[str, Any] = {"explainer": self.name, "version": self.version}
 
     @property
     def method(self) -> str:

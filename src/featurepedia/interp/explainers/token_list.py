@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from featurepedia.interp.records import ActivationRecord
 
@@ -28,6 +29,11 @@ class TokenListExplainer:
             context_share: mention the previous word when at least this share of active tokens follow it.
         """
         self.n_tokens, self.active_frac, self.context_share = n_tokens, active_frac, context_share
+        self.last_details: dict[str, Any] = {"explainer": self.name, "version": self.version}
+
+    @property
+    def method(self) -> str:
+        return self.name
 
     def explain(self, records: Sequence[ActivationRecord]) -> str:
         """A short explanation from the activating records ("" parts are skipped; never empty)."""

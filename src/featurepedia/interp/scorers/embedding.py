@@ -53,6 +53,7 @@ class EmbeddingScorer:
 
     name = "embedding"
     version = "1"
+    uses_llm = False
 
     def __init__(self, view: str = "window", before: int = 4, after: int = 1, stride: int = 2,
                  highlight_frac: float = 0.5, context_weight: float = 0.0, template: str = "{explanation}",

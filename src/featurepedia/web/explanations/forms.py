@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from featurepedia.web.explanations.models import MAX_EXPLANATION_CHARS
+from featurepedia.interp import MAX_EXPLANATION_CHARS
 from featurepedia.web.explanations.services import MIN_EXPLANATION_CHARS
 
 

@@ -8,9 +8,8 @@ import unicodedata
 from django.conf import settings
 from django.db import models
 
+from featurepedia.interp import MAX_EXPLANATION_CHARS
 from featurepedia.web.catalog.models import Feature
-
-MAX_EXPLANATION_CHARS = 500
 
 
 def normalise(text: str) -> str:

@@ -89,14 +89,10 @@ def explain_feature(feature: Feature, explainer_name: str = DEFAULT_EXPLAINER, *
     if not records.top:
         raise RecordError(f"feature {feature.index} has no stored examples; build its source first")
     text = explainer.explain(records.for_explaining())
-    method = getattr(explainer, "method", explainer_name)
-    details = {"explainer": explainer.name, "version": explainer.version}
-    usage = getattr(explainer, "last_usage", None)
-    if usage:
-        details["usage"] = usage
+    details = {"explainer": explainer.name, "version": explainer.version, **explainer.last_details}
     with transaction.atomic():
         explanation, created = Explanation.objects.get_or_create(
-            feature=feature, method=method, defaults={"text": text, "details": details})
+            feature=feature, method=explainer.method, defaults={"text": text, "details": details})
         if not created and explanation.text != text:
             explanation.text, explanation.details = text, details
             explanation.save()

@@ -12,18 +12,22 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 
+from featurepedia.errors import FeaturepediaError
+from featurepedia.interp import MAX_EXPLANATION_CHARS
 from featurepedia.web.catalog.models import Feature
 from featurepedia.web.explanations.duplicates import find_duplicate
 from featurepedia.web.explanations.limits import explanations_allowance, votes_allowance
-from featurepedia.web.explanations.models import MAX_EXPLANATION_CHARS, Explanation, ExplanationScore, Vote
+from featurepedia.web.explanations.models import Explanation, ExplanationScore, Vote
 from featurepedia.web.explanations.scoring import DEFAULT_SCORER, enqueue_score
 
 MIN_EXPLANATION_CHARS = 3
 log = logging.getLogger(__name__)
 
 
-class ExplanationError(ValueError):
-    """A request that cannot be done; the message says what was wrong and how to fix it."""
+class ExplanationError(FeaturepediaError, ValueError):
+    """A player's action on explanations is refused: a text too short or too long, a daily limit reached,
+    a vote that is not allowed, an answer to a puzzle that does not fit. The message, shown to the player,
+    says why and what to do instead."""
 
 
 @dataclass

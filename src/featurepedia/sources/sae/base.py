@@ -1,43 +1,44 @@
-"""Sparse autoencoders in SAELens's on-disk format: ``cfg.json`` + ``sae_weights.safetensors``.
+"""What every SAE architecture shares: the SAELens folder, the input normalisation and the decoder.
 
-Supported architectures: ``standard`` (ReLU), ``topk`` and ``jumprelu``; activation normalisation
-``none`` and ``constant_norm_rescale``. Weights: W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in],
-b_dec [d_in], and ``threshold`` [d_sae] for JumpReLU.
+A folder holds ``cfg.json`` and ``sae_weights.safetensors`` with W_enc [d_in, d_sae], b_enc [d_sae],
+W_dec [d_sae, d_in] and b_dec [d_in], plus any [d_sae] tensors the architecture names in
+``extra_tensors``. Activation normalisation: ``none`` or ``constant_norm_rescale``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from abc import abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
 from featurepedia.lm.model import LanguageModel
-from featurepedia.sources.base import Source, SourceError, register_source_kind
+from featurepedia.sources.base import Source, SourceError
+from featurepedia.sources.sae.registry import sae_architecture
 
-ARCHITECTURES = ("standard", "topk", "jumprelu")
 NORMALISATIONS = ("none", "constant_norm_rescale")
 
 
 class SAESource(Source):
-    """Features of an SAE read from a SAELens folder."""
+    """Features of an SAE read from a SAELens folder; each architecture subclasses it with its activation.
+
+    Attributes:
+        extra_tensors: names of the [d_sae] tensors the architecture reads beside the four every SAE has.
+    """
 
     kind = "sae"
     nonnegative = True
+    extra_tensors: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, model: LanguageModel, path: str | Path, source_id: str | None = None,
+    def __init__(self, model: LanguageModel, folder: Path, cfg: dict[str, Any], source_id: str | None = None,
                  hook_name: str | None = None, default_hook: str | None = None) -> None:
-        folder = Path(path).expanduser()
-        cfg = _read_cfg(folder)
         self.cfg = cfg
         self.path = folder
-        self.architecture = cfg.get("architecture", "standard")
-        if self.architecture not in ARCHITECTURES:
-            raise SourceError(f"{folder}/cfg.json: architecture {self.architecture!r} is not supported; "
-                              f"supported: {', '.join(ARCHITECTURES)}")
+        self.architecture = architecture_of(cfg)
         self.normalize = cfg.get("normalize_activations", "none") or "none"
         if self.normalize not in NORMALISATIONS:
             raise SourceError(f"{folder}/cfg.json: normalize_activations {self.normalize!r} is not supported; "
@@ -51,42 +52,75 @@ class SAESource(Source):
         d_in, d_sae = int(cfg["d_in"]), int(cfg["d_sae"])
         if d_in != width:
             raise SourceError(f"SAE at {folder} has d_in={d_in} but {hook} of {model.model_id} has width {width}")
-        self.weights = _read_weights(folder, d_in, d_sae, self.architecture)
+        self.weights = read_weights(folder, d_in, d_sae, self.extra_tensors)
         self.apply_b_dec_to_input = bool(cfg.get("apply_b_dec_to_input", True))
-        self.k = int(cfg.get("k", 0)) if self.architecture == "topk" else 0
-        if self.architecture == "topk" and not 0 < self.k <= d_sae:
-            raise SourceError(f"{folder}/cfg.json: topk SAE needs 0 < k <= d_sae ({d_sae}); found k={self.k}")
         layer = model.hook_point(hook).layer
         if source_id is not None and not source_id.startswith(f"{layer}-"):
             raise SourceError(f"source id {source_id!r} does not match the SAE's hook point {hook} "
                               f"(layer {layer}); use an id starting with '{layer}-'")
         site = "res" if model.hook_point(hook).site == "resid_post" else "mlp"
         super().__init__(source_id or f"{layer}-{site}-sae", hook, d_in, d_sae)
+        self.read_options(cfg)
+
+    def read_options(self, cfg: dict[str, Any]) -> None:
+        """Read the architecture's own settings from cfg.json; raise SourceError when one is invalid."""
+
+    @abstractmethod
+    def activate(self, pre: Tensor) -> Tensor:
+        """Feature activations from the encoder's pre-activations: [..., d_sae] -> [..., d_sae]."""
 
     def encode(self, hidden: Tensor) -> Tensor:
+        """Feature activations: [..., d_in] -> [..., d_sae]."""
         w = self.weights
-        x = hidden.float()
+        x = hidden.to(self.dtype)
         if self.normalize == "constant_norm_rescale":
             x = x * (math.sqrt(self.d_in) / x.norm(dim=-1, keepdim=True).clamp_min(1e-8))
         if self.apply_b_dec_to_input:
             x = x - w["b_dec"]
-        pre = x @ w["W_enc"] + w["b_enc"]  # [..., d_sae]
-        if self.architecture == "jumprelu":
-            return torch.relu(pre) * (pre > w["threshold"])
-        if self.architecture == "topk":
-            values, indices = pre.topk(self.k, dim=-1)
-            return torch.zeros_like(pre).scatter(-1, indices, torch.relu(values))
-        return torch.relu(pre)
+        return self.activate(x @ w["W_enc"] + w["b_enc"])
 
     def decoder_directions(self) -> Tensor:
-        return self.weights["W_dec"]
+        return self.weights["W_dec"]  # [d_sae, d_in]
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (encode expects its input there)."""
+        return self.weights["W_enc"].device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The weights' dtype (encode computes in it)."""
+        return self.weights["W_enc"].dtype
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "path": str(self.path), "architecture": self.architecture,
                 "sae_cfg": self.cfg}
 
 
-def _read_cfg(folder: Path) -> dict[str, Any]:
+def open_sae(model: LanguageModel, path: str | Path, source_id: str | None = None, hook_name: str | None = None,
+             default_hook: str | None = None) -> SAESource:
+    """The SAE in a SAELens folder, as the class registered for its cfg.json's ``architecture``.
+
+    Args:
+        hook_name: the hook point it reads; None takes cfg.json's, then ``default_hook``.
+        source_id: its id (``6-res-sae``); None makes one from the hook point.
+    """
+    folder = Path(path).expanduser()
+    cfg = read_cfg(folder)
+    try:
+        cls = sae_architecture(architecture_of(cfg))
+    except SourceError as err:
+        raise SourceError(f"{folder}/cfg.json: {err}") from None
+    return cls(model, folder, cfg, source_id=source_id, hook_name=hook_name, default_hook=default_hook)
+
+
+def architecture_of(cfg: dict[str, Any]) -> str:
+    """The architecture cfg.json names (SAELens's default, ``standard``, when it names none)."""
+    return str(cfg.get("architecture") or "standard")
+
+
+def read_cfg(folder: Path) -> dict[str, Any]:
+    """cfg.json of a SAELens folder, checked for integer d_in and d_sae."""
     cfg_path = folder / "cfg.json"
     if not cfg_path.is_file():
         raise SourceError(f"no SAE at {folder}: expected cfg.json and sae_weights.safetensors (SAELens format)")
@@ -100,7 +134,8 @@ def _read_cfg(folder: Path) -> dict[str, Any]:
     return cfg
 
 
-def _read_weights(folder: Path, d_in: int, d_sae: int, architecture: str) -> dict[str, Tensor]:
+def read_weights(folder: Path, d_in: int, d_sae: int, extra: tuple[str, ...] = ()) -> dict[str, Tensor]:
+    """The SAE's tensors as contiguous float32, each checked against the shape cfg.json implies."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -111,9 +146,8 @@ def _read_weights(folder: Path, d_in: int, d_sae: int, architecture: str) -> dic
         raw = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise SourceError(f"{path} is corrupt or not a safetensors file: {err}") from None
-    expected = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,)}
-    if architecture == "jumprelu":
-        expected["threshold"] = (d_sae,)
+    expected = {"W_enc": (d_in, d_sae), "b_enc": (d_sae,), "W_dec": (d_sae, d_in), "b_dec": (d_in,),
+                **{name: (d_sae,) for name in extra}}
     weights = {}
     for name, shape in expected.items():
         if name not in raw:
@@ -124,6 +158,3 @@ def _read_weights(folder: Path, d_in: int, d_sae: int, architecture: str) -> dic
                               f"(d_in={d_in}, d_sae={d_sae})")
         weights[name] = raw[name].float().contiguous()
     return weights
-
-
-register_source_kind("sae", SAESource)
