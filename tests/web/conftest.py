@@ -6,6 +6,8 @@ the clues include HTML/JS and real profanity to check escaping and the explicit 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
@@ -68,7 +70,7 @@ def world(db):
 
 @pytest.fixture
 def make_user(db, django_user_model):
-    def make(name: str = "alice", **profile):  # type: ignore[no-untyped-def]
+    def make(name: str = "alice", **profile: object) -> Any:
         user = django_user_model.objects.create_user(username=name, email=f"{name}@example.org", password="pw-123456!")
         if profile:
             type(user.profile).objects.filter(user=user).update(**profile)
@@ -82,7 +84,7 @@ def no_embeddings(monkeypatch):
     """Near-duplicate checks without the sentence model: nothing is similar by meaning."""
     import numpy as np
 
-    def embed(texts):  # type: ignore[no-untyped-def]
+    def embed(texts: list[str]) -> np.ndarray:
         vectors = np.eye(len(texts), 384, dtype=np.float32)
         return vectors
 

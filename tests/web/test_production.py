@@ -77,7 +77,7 @@ def test_processes_starting_at_once_on_a_new_postgres_database_all_come_up(tmp_p
     command = [sys.executable, "-m", "featurepedia.cli", "score", "--model", "nope", "--source", "6-mlp"]
     procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
-    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
     with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     for code, err in results:

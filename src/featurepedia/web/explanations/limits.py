@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from featurepedia.web.explanations.models import Explanation, Vote
@@ -32,13 +34,13 @@ class Allowance:
         return f"{self.left} of {self.limit} left today"
 
 
-def explanations_allowance(user) -> Allowance:  # type: ignore[no-untyped-def]
+def explanations_allowance(user: AbstractBaseUser | AnonymousUser) -> Allowance:
     """How many explanations the user may still submit today (drafts don't count)."""
     used = Explanation.objects.filter(author=user, created__gte=start_of_day()).exclude(
         status=Explanation.Status.DRAFT).count()
     return Allowance(used, EXPLANATIONS_PER_DAY)
 
 
-def votes_allowance(user) -> Allowance:  # type: ignore[no-untyped-def]
+def votes_allowance(user: AbstractBaseUser | AnonymousUser) -> Allowance:
     """How many votes the user may still cast or change today."""
     return Allowance(Vote.objects.filter(user=user, updated__gte=start_of_day()).count(), VOTES_PER_DAY)

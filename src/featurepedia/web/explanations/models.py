@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -46,7 +47,7 @@ class Explanation(models.Model):
         constraints = [models.UniqueConstraint(fields=["feature", "method"], condition=~models.Q(method="human"),
                                                name="one_explanation_per_method")]
 
-    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.normalised = normalise(self.text)[:MAX_EXPLANATION_CHARS]
         super().save(*args, **kwargs)
 

@@ -60,6 +60,6 @@ def shown_explanations(request: HttpRequest, feature: Feature, method: str = "")
     for e in rows:
         scores = list(e.scores.all())
         default = next((s for s in scores if s.scorer == DEFAULT_SCORER), None)
-        shown.append(Shown(e, author_label(e), e.method == "human", e.ups, e.downs, default,  # type: ignore[attr-defined]
+        shown.append(Shown(e, author_label(e), e.method == "human", e.ups, e.downs, default,
                            scores, mine.get(e.pk, 0), user.is_authenticated and e.author_id == user.pk))
     return shown

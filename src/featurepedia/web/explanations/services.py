@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 
@@ -76,7 +77,7 @@ def clean_text(text: str) -> str:
     return text
 
 
-def save_draft(user, feature: Feature, text: str) -> Explanation:  # type: ignore[no-untyped-def]
+def save_draft(user: AbstractBaseUser, feature: Feature, text: str) -> Explanation:
     """Keep unfinished text for later; drafts are private and unscored."""
     text = clean_text(text)
     with transaction.atomic():
@@ -84,7 +85,7 @@ def save_draft(user, feature: Feature, text: str) -> Explanation:  # type: ignor
                                           status=Explanation.Status.DRAFT)
 
 
-def submit(user, feature: Feature, text: str, draft: Explanation | None = None,  # type: ignore[no-untyped-def]
+def submit(user: AbstractBaseUser, feature: Feature, text: str, draft: Explanation | None = None,
            use_embeddings: bool = True) -> SubmitResult:
     """Publish an explanation and score it now, or upvote the existing one it nearly duplicates.
 
@@ -119,11 +120,11 @@ def submit(user, feature: Feature, text: str, draft: Explanation | None = None, 
         log.exception("could not score explanation %s", explanation.pk)
     score = explanation.scores.filter(scorer=DEFAULT_SCORER).first()
     ok = score is not None and score.status == ExplanationScore.Status.OK and score.value is not None
-    new_best = bool(ok and score is not None and (previous is None or score.value > previous))  # type: ignore[operator]
+    new_best = bool(ok and score is not None and (previous is None or score.value > previous))
     return SubmitResult(explanation=explanation, score=score, new_best=new_best, previous_best=previous)
 
 
-def cast_vote(user, explanation: Explanation, value: int) -> str:  # type: ignore[no-untyped-def]
+def cast_vote(user: AbstractBaseUser, explanation: Explanation, value: int) -> str:
     """Vote +1 or -1; voting again with the other value changes the vote. Returns "new", "changed" or "same"."""
     if value not in (1, -1):
         raise ExplanationError("A vote is +1 (up) or -1 (down).")
@@ -147,7 +148,7 @@ def cast_vote(user, explanation: Explanation, value: int) -> str:  # type: ignor
         return "changed"
 
 
-def unvote(user, explanation: Explanation) -> bool:  # type: ignore[no-untyped-def]
+def unvote(user: AbstractBaseUser, explanation: Explanation) -> bool:
     """Remove the user's vote; True if there was one."""
     with transaction.atomic():
         deleted, _ = Vote.objects.filter(user=user, explanation=explanation).delete()
