@@ -161,3 +161,14 @@ def test_the_openapi_schema_and_docs_are_served(client):
     assert "security" not in paths["/api/feature/{model}/{source}/{index}"]["get"]  # reads need no key
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and b"/static/ninja/swagger-ui-bundle.js" in docs.content  # no CDN
+
+
+def test_inputs_no_database_can_hold_are_refused_before_the_query(client, world, api_key):
+    _, key = api_key()
+    huge = assert_error_shape(client.get(f"/api/explanations/{2**64}"), 400)
+    assert "less than or equal to" in huge["error"]
+    assert_error_shape(client.get("/api/explanations/0"), 400)
+    nul = client.post("/api/features/tiny/1-mlp/0/explanations", {"text": "cats\x00"},
+                      content_type="application/json", headers={"X-Api-Key": key})
+    assert "NUL character" in assert_error_shape(nul, 400)["error"]
+    assert "NUL character" in assert_error_shape(client.get("/api/leaderboard?region=a%00b"), 400)["error"]

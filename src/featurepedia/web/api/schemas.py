@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
+from pydantic import AfterValidator
+
+MAX_ID = 2**63 - 1  # the largest id a database row can have (PostgreSQL's bigint)
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL cannot store NUL in text, and no explanation or name needs it.
+    if "\x00" in text:
+        raise ValueError("text contains a NUL character (\\x00); remove it")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class ModelOut(Schema):
@@ -68,7 +81,7 @@ class FeatureRow(Schema):
 
 
 class ExplanationIn(Schema):
-    text: str = Field(description="what the feature responds to, in a few words (3 to 500 characters)")
+    text: Text = Field(description="what the feature responds to, in a few words (3 to 500 characters)")
 
 
 class SubmitOut(Schema):

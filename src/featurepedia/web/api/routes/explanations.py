@@ -7,15 +7,17 @@ earned exactly as when playing.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Path, Query, Router
 
 from featurepedia.errors import NotFoundError
 from featurepedia.web.api.identity import WriteKey, key_owner
 from featurepedia.web.api.lookup import get_feature
 from featurepedia.web.api.paging import Page, Paging, page
-from featurepedia.web.api.schemas import ExplanationIn, ExplanationOut, SubmitOut, VoteIn, VoteOut
+from featurepedia.web.api.schemas import MAX_ID, ExplanationIn, ExplanationOut, SubmitOut, VoteIn, VoteOut
 from featurepedia.web.explanations import services
 from featurepedia.web.explanations.models import Explanation
 from featurepedia.web.explanations.presenting import author_label
@@ -25,6 +27,7 @@ from featurepedia.web.game.actions import apply_answer
 from featurepedia.web.game.models import PlayEvent
 
 router = Router(tags=["Explanations"])
+ExplanationId = Annotated[int, Path(ge=1, le=MAX_ID, description="an explanation's id")]
 
 
 def explanation_out(e: Explanation) -> dict[str, object]:
@@ -65,7 +68,7 @@ def list_explanations(request: HttpRequest, model: str, source: str, index: int,
 
 
 @router.get("/explanations/{explanation_id}", response=ExplanationOut, summary="Get an explanation and its scores")
-def get_explanation(request: HttpRequest, explanation_id: int) -> dict[str, object]:
+def get_explanation(request: HttpRequest, explanation_id: ExplanationId) -> dict[str, object]:
     return _shown(_live_explanation(explanation_id))
 
 
@@ -89,7 +92,7 @@ def submit_explanation(request: HttpRequest, model: str, source: str, index: int
 @router.post("/explanations/{explanation_id}/vote", response=VoteOut, auth=WriteKey(),
              summary="Vote on an explanation", description="Up (1), down (-1) or remove your vote (0). Needs an "
                                                            "API key; one vote per person, changeable.")
-def vote(request: HttpRequest, explanation_id: int, body: VoteIn) -> dict[str, object]:
+def vote(request: HttpRequest, explanation_id: ExplanationId, body: VoteIn) -> dict[str, object]:
     explanation = _live_explanation(explanation_id)
     user = key_owner(request)
     earned = 0

@@ -9,7 +9,7 @@ from django.urls import reverse
 from ninja import Field, Query, Router, Schema
 
 from featurepedia.web.api.paging import MAX_LIMIT, Page, Paging, page
-from featurepedia.web.api.schemas import CampaignOut, LeaderRow
+from featurepedia.web.api.schemas import CampaignOut, LeaderRow, Text
 from featurepedia.web.game import leaderboard as boards
 from featurepedia.web.game.models import Campaign
 from featurepedia.web.game.puzzles import campaign_progress
@@ -34,8 +34,8 @@ def _campaign(c: Campaign) -> dict[str, object]:
 
 class BoardQuery(Schema):
     period: Literal["all", "week", "month"] = Field("all", description="all time, this week or this month (UTC)")
-    country: str = Field("", max_length=2, description="ISO 3166 code, e.g. GB: players of that country only")
-    region: str = Field("", max_length=60, description="with country: players of that region only")
+    country: Text = Field("", max_length=2, description="ISO 3166 code, e.g. GB: players of that country only")
+    region: Text = Field("", max_length=60, description="with country: players of that region only")
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
 
 
