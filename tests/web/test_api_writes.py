@@ -113,3 +113,13 @@ def test_the_number_of_active_keys_is_capped(client, make_user):
     refused = client.post(reverse("api-key-create"), {"name": "one more"})
     assert refused.status_code == 400 and "revoke one you no longer use" in refused.content.decode()
     assert user.api_keys.count() == MAX_ACTIVE_KEYS
+
+
+def test_moderators_can_revoke_keys_in_the_admin(client, api_key, django_user_model):
+    owner, key = api_key("owner")
+    client.force_login(django_user_model.objects.create_superuser("mod", "mod@example.org", "pw-123456!"))
+    row = owner.api_keys.get()
+    client.post(reverse("admin:accounts_apikey_changelist"), {"action": "revoke", "_selected_action": [row.pk]})
+    row.refresh_from_db()
+    assert row.revoked is not None
+    assert client.get(reverse("admin:accounts_apikey_add")).status_code == 403
