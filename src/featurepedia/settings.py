@@ -56,6 +56,14 @@ class Settings:
     default_source: str = _setting(DEFAULT_SOURCE_ID, "Source id built by `featurepedia demo`.")
     demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source.")
     torch_threads: int = _setting(0, "torch CPU threads; 0 lets torch choose (all cores).")
+    api_rate_anonymous: int = _setting(
+        120, "API requests one IP address may make per rate window without a valid API key (0: no limit). Behind a "
+        "reverse proxy (FEATUREPEDIA_PUBLIC_URL set) the address is the last X-Forwarded-For entry, which the proxy "
+        "must append.")
+    api_rate_key: int = _setting(1200, "API requests one valid API key may make per rate window (0: no limit).")
+    api_rate_window: int = _setting(
+        60, "Length in seconds of the API's fixed rate-limit window; counts live in the cache (Redis when "
+        "FEATUREPEDIA_REDIS_URL is set, so all web processes share them).")
     redis_url: str = _setting("", "Redis URL, e.g. redis://127.0.0.1:6379/0: the cache shared by all web processes, "
                               "which also holds sessions (backed by the database). Empty: a per-process memory cache.")
     openai_base_url: str = _setting("https://api.openai.com/v1", "OpenAI-compatible endpoint for the openai "
@@ -111,6 +119,13 @@ class Settings:
                     or parts.query or parts.fragment:
                 raise SettingsError(f"FEATUREPEDIA_PUBLIC_URL is {self.public_url!r}; use the site's origin, "
                                     "e.g. https://featurepedia.example.org (scheme and host, no path).")
+        for name in ("api_rate_anonymous", "api_rate_key"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {getattr(self, name)}; use 0 (no limit) or a "
+                                    "positive number of requests per window.")
+        if self.api_rate_window < 1:
+            raise SettingsError(f"FEATUREPEDIA_API_RATE_WINDOW is {self.api_rate_window}; use a window of at least "
+                                "1 second (60 counts requests per minute).")
         if self.mode == "production" and (not self.secret_key or self.secret_key == PLACEHOLDER_SECRET):
             raise SettingsError(
                 "FEATUREPEDIA_SECRET_KEY is the placeholder; production mode needs a real secret "

@@ -89,3 +89,24 @@ def no_embeddings(monkeypatch):
         return vectors
 
     monkeypatch.setattr("featurepedia.web.explanations.scoring.embed_texts", embed)
+
+
+@pytest.fixture
+def fresh_cache():
+    """An empty cache, so API rate-limit counters start at zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_key(make_user):
+    """A factory: (user, key) with an active API key for a new player."""
+    from featurepedia.web.accounts.keys import create_key
+
+    def make(name: str = "keyholder"):  # type: ignore[no-untyped-def]
+        user = make_user(name)
+        return user, create_key(user, "tests")[1]
+    return make

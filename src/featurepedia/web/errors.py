@@ -3,7 +3,9 @@
 A :class:`~featurepedia.errors.FeaturepediaError` raised in a view answers with its status: for the API
 (paths under ``/api/``) as the one JSON error shape ``{"ok": false, "error": message, "status": N}``, for
 pages as an HTML error page. Unknown API addresses and crashes answer in the same JSON shape, because API
-clients parse JSON; pages keep Django's own 404 and 500 pages.
+clients parse JSON; pages keep Django's own 404 and 500 pages. The API's own exception handlers (bad input,
+missing key, rate limit) answer through :func:`json_error` too, and any other error response under
+``/api/`` that is not JSON (a 405 for the wrong method) is rewritten into the shape on its way out.
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ def is_api(request: HttpRequest) -> bool:
     return request.path_info.startswith(API_PREFIX) or request.path_info == API_PREFIX.rstrip("/")
 
 
-def error_body(message: str, status: int) -> dict[str, object]:
-    """The JSON error shape of every API error."""
-    return {"ok": False, "error": message, "status": status}
+def error_body(message: str, status: int, **extra: object) -> dict[str, object]:
+    """The JSON error shape of every API error (``extra`` adds fields, such as validation details)."""
+    return {"ok": False, "error": message, "status": status, **extra}
 
 
-def json_error(message: str, status: int) -> JsonResponse:
-    return JsonResponse(error_body(message, status), status=status)
+def json_error(message: str, status: int, **extra: object) -> JsonResponse:
+    return JsonResponse(error_body(message, status, **extra), status=status)
 
 
 class FeaturepediaErrorMiddleware:
@@ -41,7 +43,10 @@ class FeaturepediaErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code >= 400 and is_api(request) and not _is_json(response):
+            return _as_json_error(request, response)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, FeaturepediaError):
@@ -73,6 +78,24 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return defaults.server_error(request)
     return json_error("internal server error; try again later, and report it if it persists",
                       HTTPStatus.INTERNAL_SERVER_ERROR)
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def _as_json_error(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """An error response some framework code made as text or HTML (e.g. a 405), in the JSON shape."""
+    status = response.status_code
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        message = f"{request.method} is not allowed at {request.path}; use {response.get('Allow', 'another method')}"
+    else:
+        message = f"{_phrase(status)} at {request.path}"
+    converted = json_error(message, status)
+    for header in ("Allow", "Retry-After"):
+        if header in response:
+            converted[header] = response[header]
+    return converted
 
 
 def _phrase(status: int) -> str:

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "featurepedia.web.explanations",
     "featurepedia.web.game",
     "featurepedia.web.accounts",
+    "featurepedia.web.api",
+    "ninja",  # serves the API docs' Swagger UI from its own static files (no CDN)
     "allauth",
     "allauth.account",
     "allauth.socialaccount",

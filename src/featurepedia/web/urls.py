@@ -1,10 +1,11 @@
-"""URL routes: admin, accounts, the game, explanation actions, then the catalog (its /{model}/ catch-all last)."""
+"""URL routes: admin, the API, accounts, the game, explanation actions, then the catalog (its /{model}/ catch-all last)."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("featurepedia.web.api.urls")),
     path("", include("featurepedia.web.accounts.urls")),
     path("", include("featurepedia.web.game.urls")),
     path("", include("featurepedia.web.explanations.urls")),

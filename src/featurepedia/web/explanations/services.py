@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 
 from featurepedia.errors import FeaturepediaError
 from featurepedia.interp import MAX_EXPLANATION_CHARS
@@ -42,18 +42,34 @@ class SubmitResult:
     previous_best: float | None = None
 
 
+# Most upvoted, then best scored (unscored last on every database: PostgreSQL sorts NULL first when
+# descending), then oldest.
+BEST_FIRST = ("-ups", F("best_score").desc(nulls_last=True), "created")
+
+
 def visible(feature: Feature | int) -> QuerySet[Explanation]:
     """Live explanations of a feature, hiding those of banned players, with vote tallies and default score."""
     feature_id = feature if isinstance(feature, int) else feature.pk
-    return (Explanation.objects.filter(feature_id=feature_id, status=Explanation.Status.LIVE)
+    return _live(Explanation.objects.filter(feature_id=feature_id)).order_by(*BEST_FIRST)
+
+
+def _live(explanations: QuerySet[Explanation]) -> QuerySet[Explanation]:
+    return (explanations.filter(status=Explanation.Status.LIVE)
             .exclude(author__profile__banned=True)
             .select_related("author", "author__profile")
             .prefetch_related("scores")
             .annotate(ups=Count("votes", filter=Q(votes__value=1), distinct=True),
                       downs=Count("votes", filter=Q(votes__value=-1), distinct=True),
                       best_score=Max("scores__value", filter=Q(scores__scorer=DEFAULT_SCORER,
-                                                                 scores__status="ok")))
-            .order_by("-ups", "-best_score", "created"))
+                                                                 scores__status="ok"))))
+
+
+def best_explanations(feature_ids: list[int]) -> dict[int, Explanation]:
+    """The top visible explanation of each feature (as its page ranks them), for a page of features at once."""
+    best: dict[int, Explanation] = {}
+    for e in _live(Explanation.objects.filter(feature_id__in=feature_ids)).order_by("feature_id", *BEST_FIRST):
+        best.setdefault(e.feature_id, e)
+    return best
 
 
 def best_score(feature: Feature, exclude: Explanation | None = None) -> float | None:

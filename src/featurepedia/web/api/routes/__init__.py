@@ -1,0 +1,1 @@
+"""One router per area; app.py mounts each with one line."""

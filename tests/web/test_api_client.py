@@ -1,0 +1,89 @@
+"""Neuronpedia's own Python client (`neuronpedia` 1.2.1, unmodified) against this site's API.
+
+The client reads USE_LOCALHOST when it is imported and then always calls http://localhost:3000/api, so the
+server here must listen on port 3000; the tests skip, saying so, when that port is taken.
+"""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import sys
+
+import pytest
+
+from featurepedia.web.explanations.models import Explanation, ExplanationScore
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
+
+PORT = 3000  # fixed by the client: http://localhost:3000/api
+
+
+def _port_taken() -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", PORT))
+        except OSError:
+            return True
+    return False
+
+
+@pytest.fixture
+def server_on_3000():
+    """This site served on localhost:3000 in a thread, sharing the test database."""
+    from pytest_django.live_server_helper import LiveServer
+
+    if _port_taken():
+        pytest.skip(f"port {PORT} is taken (another server?): the neuronpedia client can only call "
+                    f"http://localhost:{PORT}/api, so these tests need that port free")
+    try:
+        server = LiveServer(f"localhost:{PORT}")
+    except OSError as err:
+        pytest.skip(f"could not serve on port {PORT} for the neuronpedia client: {err}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def neuronpedia(monkeypatch, tmp_path):
+    """The client module, imported afresh with USE_LOCALHOST=true (it reads the variable at import)."""
+    monkeypatch.setenv("USE_LOCALHOST", "true")
+    monkeypatch.setenv("NEURONPEDIA_API_KEY", "any-key-the-client-insists-on")
+    monkeypatch.chdir(tmp_path)  # the client loads a .env from the working directory at import
+    for name in [m for m in sys.modules if m == "neuronpedia" or m.startswith("neuronpedia.")]:
+        monkeypatch.delitem(sys.modules, name)
+    module = importlib.import_module("neuronpedia.requests.feature_request")
+    assert module.FeatureRequest.BASE_URL == f"http://localhost:{PORT}/api"
+    return module
+
+
+def test_feature_request_get_reads_our_feature(server_on_3000, neuronpedia, world, make_user):
+    cats = world["features"][0]
+    e = Explanation.objects.create(feature=cats, text="the word cat", author=make_user("ann"))
+    ExplanationScore.objects.create(explanation=e, scorer="embedding", value=0.7, status="ok")
+    Explanation.objects.create(feature=cats, text="cats and kittens", method="llm:smollm2-135m")
+
+    feature = neuronpedia.FeatureRequest().get("tiny", "1-mlp", 0)
+
+    assert (feature.modelId, feature.source, feature.index) == ("tiny", "1-mlp", 0)
+    assert feature.density == cats.density
+    stored = list(cats.examples.all())
+    assert len(feature.activations) == len(stored)
+    by_tokens = {(tuple(x.tokens), tuple(x.values)) for x in stored}
+    for activation in feature.activations:
+        assert (activation.modelId, activation.source, activation.index) == ("tiny", "1-mlp", 0)
+        assert (tuple(activation.tokens), tuple(activation.values)) in by_tokens
+    top = feature.activations[0]
+    assert top.quantileMax == top.quantileMin == 1.0 and top.quantileFraction is None
+    assert [x.text for x in feature.explanations] == ["the word cat", "cats and kittens"]
+    human, machine = feature.explanations
+    assert (human.modelId, human.source, human.index, human.method) == ("tiny", "1-mlp", 0, "human")
+    assert (machine.method, machine.explainer_model) == ("llm", "smollm2-135m")
+
+
+def test_the_clients_not_found_error(server_on_3000, neuronpedia, world):
+    import requests
+
+    with pytest.raises(requests.exceptions.HTTPError, match="not found"):
+        neuronpedia.FeatureRequest().get("tiny", "1-mlp", 99)
