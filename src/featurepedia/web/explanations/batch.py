@@ -44,7 +44,7 @@ def explain_features(features: QuerySet[Feature], explainer: str, force: bool = 
                      progress: bool = True) -> int:
     """Explain (and score) the features that lack an explanation by this method; returns how many were
     written. With ``force``, rewrite existing ones."""
-    method = getattr(get_explainer(explainer), "method", explainer)
+    method = get_explainer(explainer).method
     if not force:
         features = features.exclude(explanations__method=method)
     written = 0

@@ -119,7 +119,7 @@ def score_explanation(explanation: Explanation, scorer_name: str | None = None) 
         log.warning("scoring explanation %s with %s failed: %s", explanation.pk, name, err)
         return row
     row.value = float(result.value)
-    row.version = str(result.details.get("version", getattr(scorer, "version", "")))
+    row.version = str(result.details.get("version", scorer.version))
     row.details = result.details
     row.status, row.error = ExplanationScore.Status.OK, ""
     row.save()
