@@ -172,3 +172,9 @@ def test_inputs_no_database_can_hold_are_refused_before_the_query(client, world,
                       content_type="application/json", headers={"X-Api-Key": key})
     assert "NUL character" in assert_error_shape(nul, 400)["error"]
     assert "NUL character" in assert_error_shape(client.get("/api/leaderboard?region=a%00b"), 400)["error"]
+
+
+def test_a_post_to_an_unknown_address_is_a_404_not_a_csrf_refusal(world):
+    client = Client(enforce_csrf_checks=True)  # as a real API client: no CSRF cookie or token
+    body = assert_error_shape(client.post("/api/no/such/route", {}, content_type="application/json"), 404)
+    assert "/api/no/such/route" in body["error"] or "no" in body["error"].lower()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from featurepedia.web.api.app import api
 from featurepedia.web.errors import not_found
@@ -24,6 +25,7 @@ def _with_slashes(patterns: list[URLPattern | URLResolver]) -> list[URLPattern |
     return [*patterns, *twins]
 
 
+@csrf_exempt  # an API client posting to a wrong address must learn it is unknown, not that CSRF failed
 def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
     return not_found(request, Http404())
 
