@@ -123,3 +123,14 @@ def test_moderators_can_revoke_keys_in_the_admin(client, api_key, django_user_mo
     row.refresh_from_db()
     assert row.revoked is not None
     assert client.get(reverse("admin:accounts_apikey_add")).status_code == 403
+
+
+def test_writes_with_a_key_need_no_csrf_token(world, api_key, make_user):
+    from django.test import Client
+
+    e = Explanation.objects.create(feature=world["features"][0], text="cats", author=make_user("ann"))
+    _, key = api_key("voter")
+    client = Client(enforce_csrf_checks=True)  # a script: a key, no cookie, no CSRF token
+    assert post(client, f"/api/explanations/{e.pk}/vote", {"value": 1}, key).json()["outcome"] == "new"
+    created = post(client, SUBMIT, {"text": "words about small furry pets"}, key)
+    assert created.status_code in (200, 201), created.content
