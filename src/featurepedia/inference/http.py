@@ -62,6 +62,8 @@ class Handler(BaseHTTPRequestHandler):
     server: InferenceServer
 
     def do_GET(self) -> None:
+        if self.headers.get("Content-Length", "0") != "0":
+            self.close_connection = True  # a GET body is not read: do not parse it as the next request
         if self.path == "/healthz":
             self._send(200, {"ok": True, "service": self.server.service.info()})
         elif self.path.startswith("/v1/"):
@@ -72,11 +74,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         try:
+            body = self._read_body()  # first, so that on a kept-alive connection the next request starts clean
             operation = OPERATIONS.get(self.path.removeprefix("/v1/")) if self.path.startswith("/v1/") else None
             if operation is None:
                 raise NotFoundError(f"no route POST {self.path}; the routes are "
                                     f"{', '.join('/v1/' + name for name in OPERATIONS)}")
-            query: Any = from_wire(operation.query, self._json_body(), "the query")
+            query: Any = from_wire(operation.query, _parse(body), "the query")
             result = self.server.service.run(query)
             self._send(200, {"ok": True, "result": to_wire(result)})
         except FeaturepediaError as err:
@@ -85,7 +88,18 @@ class Handler(BaseHTTPRequestHandler):
             log.exception("inference request %s failed", self.path)
             self._error(FeaturepediaError(f"internal error in the inference service: {err}", status=500))
 
-    def _json_body(self) -> Any:
+    def do_PUT(self) -> None:
+        self.close_connection = True  # its body is not read
+        self._error(UsageError(f"{self.command} is not served; use GET /healthz or POST /v1/<operation>", status=405))
+
+    do_DELETE = do_PATCH = do_PUT
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The base class's own errors (a malformed request line, a header too long) in the error shape."""
+        self.close_connection = True
+        self._error(FeaturepediaError(message or f"HTTP error {code}", status=code))
+
+    def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             self.close_connection = True
@@ -94,11 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         if size > self.server.max_body:
             self.close_connection = True  # the body is not read, so the connection cannot be reused
             raise UsageError(f"the request is {size:,} bytes; the limit is {self.server.max_body:,}", status=413)
-        body = self.rfile.read(size)
-        try:
-            return json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            raise UsageError(f"the request body is not UTF-8 JSON: {err}") from None
+        return self.rfile.read(size)
 
     def _error(self, err: FeaturepediaError) -> None:
         body: dict[str, Any] = {"ok": False, "error": err.message, "status": err.status}
@@ -122,6 +132,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the base class's name)
         log.debug("%s " + format, self.address_string(), *args)
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise UsageError(f"the request body is not UTF-8 JSON: {err}") from None
 
 
 def start_server(service: InferenceService, host: str = "127.0.0.1", port: int = 0,

@@ -92,15 +92,31 @@ def _decode_dataclass(cls: type, data: Any, where: str) -> Any:
 def _decode_union(options: tuple[Any, ...], data: Any, where: str) -> Any:
     if data is None and type(None) in options:
         return None
-    errors = []
-    for option in options:
-        if option is type(None):
-            continue
-        try:
+    kinds = [o for o in options if o is not type(None)]
+    for option in kinds:  # the option whose JSON kind the value has decides, so its own error is shown
+        if _json_kind(option) == _json_kind(type(data)):
             return _decode(option, data, where)
-        except UsageError as err:
-            errors.append(str(err))
-    raise UsageError(" or ".join(errors) if errors else f"{where} must be null; got {_shown(data)}")
+    names = [_KIND_NAMES[_json_kind(o)] for o in kinds] + (["null"] if type(None) in options else [])
+    raise UsageError(f"{where} must be {' or '.join(names)}; got {_shown(data)}")
+
+
+_KIND_NAMES = {"list": "a list", "object": "an object", "number": "a number", "string": "a string",
+               "bool": "true or false", "null": "null"}
+
+
+def _json_kind(kind: Any) -> str:
+    origin = typing.get_origin(kind) or kind
+    if origin in (list, tuple, Sequence):
+        return "list"
+    if origin in (dict, Mapping) or dataclasses.is_dataclass(origin):
+        return "object"
+    if origin is bool:
+        return "bool"
+    if origin in (int, float):
+        return "number"
+    if origin is str:
+        return "string"
+    return "null"
 
 
 def _decode_scalar(kind: Any, data: Any, where: str) -> Any:
