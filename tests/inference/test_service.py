@@ -88,7 +88,7 @@ def test_a_request_that_waits_past_its_deadline_times_out_and_never_runs(make_se
 
 def test_a_running_request_stops_at_its_deadline_and_frees_the_worker(make_service, gate):
     gate.open()
-    service = make_service(timeout_s=0.3)
+    service = make_service(timeout_s=1.0)
     model = service.model
     slow = model.blocks[1].register_forward_pre_hook(lambda module, args: time.sleep(0.01))
     try:
@@ -97,10 +97,10 @@ def test_a_running_request_stops_at_its_deadline_and_frees_the_worker(make_servi
                                   Sampling(n_tokens=256, stop_at_eos=False))
             with pytest.raises(InferenceTimeoutError):
                 service.run(steering)
-            # The next request is answered within its own 0.3 s: the 256-token run did not keep the worker.
+            # The next request is answered within its own 1 s: the 256-token run (>= 2.6 s) did not keep the worker.
             assert service.run(ActivationsQuery(MODEL, "1-mlp", [0], [TEXTS[2]]))
             time.sleep(0.1)
-            assert len(passes) < 100
+            assert len(passes) < 200
     finally:
         slow.remove()
 

@@ -1,7 +1,8 @@
 """The inference service: one model, one worker thread, a bounded queue, a timeout on every request.
 
 The computations attach hooks to the shared model while they run, so calls on one model must not overlap:
-one worker thread per model runs them, in arrival order, and everything else waits in a queue.
+one worker thread per model runs them, in arrival order, and everything else waits in a queue. (Should two
+services share one pooled model, a lock per model makes their workers take turns.)
 
 - **Bounded queue.** At most ``queue_size`` requests wait (the one running is not counted); one more is
   refused at once with :class:`QueueFullError` (503) carrying ``retry_after`` seconds, an estimate from
@@ -54,6 +55,17 @@ from featurepedia.inference.queries import OPERATION_OF, ActivationsQuery, Query
 from featurepedia.lm.pool import get_model
 
 log = logging.getLogger(__name__)
+
+
+# One lock per loaded model (by identity): two services on one pooled model (an in-process client beside
+# a test's service, say) take turns instead of attaching hooks to it at the same time.
+_MODEL_LOCKS: dict[int, threading.Lock] = {}
+_MODEL_LOCKS_LOCK = threading.Lock()
+
+
+def model_lock(model: object) -> threading.Lock:
+    with _MODEL_LOCKS_LOCK:
+        return _MODEL_LOCKS.setdefault(id(model), threading.Lock())
 
 
 class QueueFullError(UnavailableError):
@@ -140,6 +152,7 @@ class InferenceService:
         self.timeout_s = timeout_s
         self.batch_tokens = batch_tokens
         self.stats: Counter[str] = Counter()
+        self._model_lock = model_lock(self.model)
         self._sources = SourceCache(model_id, self.model, source_path)
         self._queue: deque[Pending] = deque()
         self._cond = threading.Condition()
@@ -240,22 +253,23 @@ class InferenceService:
             for p in others:
                 self._queue.remove(p)
         put_back = []
-        for pending in [head, *others]:
-            query = pending.query
-            if not isinstance(query, ActivationsQuery) or not self._still_wanted(pending):
-                continue
-            try:
-                request = prepare_activations(self._sources, query, self.limits)
-            except Exception as err:  # this request's own error; it never joins the batch
-                self.stats["failed"] += 1
-                pending.fail(err)
-                continue
-            texts = sum(len(r.texts) for r in [*requests, request])
-            if jobs and (texts > self.limits.max_texts or padded_tokens([*requests, request]) > self.batch_tokens):
-                put_back.append(pending)
-                continue
-            jobs.append(pending)
-            requests.append(request)
+        with self._model_lock:  # resolving sources and tokenising use the model too
+            for pending in [head, *others]:
+                query = pending.query
+                if not isinstance(query, ActivationsQuery) or not self._still_wanted(pending):
+                    continue
+                try:
+                    request = prepare_activations(self._sources, query, self.limits)
+                except Exception as err:  # this request's own error; it never joins the batch
+                    self.stats["failed"] += 1
+                    pending.fail(err)
+                    continue
+                texts = sum(len(r.texts) for r in [*requests, request])
+                if jobs and (texts > self.limits.max_texts or padded_tokens([*requests, request]) > self.batch_tokens):
+                    put_back.append(pending)
+                    continue
+                jobs.append(pending)
+                requests.append(request)
         if put_back:
             with self._cond:
                 self._queue.extendleft(reversed(put_back))  # first in the queue again, in their order
@@ -269,7 +283,7 @@ class InferenceService:
         """Run ``compute()`` (one answer per job) with the deadline hook of the latest deadline."""
         start = time.monotonic()
         try:
-            with self._deadline(max(j.deadline for j in jobs)):
+            with self._model_lock, self._deadline(max(j.deadline for j in jobs)):
                 answers = compute()
         except _Expired:
             self.stats["timed_out"] += len(jobs)
