@@ -42,6 +42,9 @@ class InferenceServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer answering for one :class:`InferenceService`."""
 
     daemon_threads = True  # a connection left open never blocks shutdown
+    # socketserver's default backlog of 5 resets connections when web threads connect at once (32 in a
+    # test did); waitress uses 1024.
+    request_queue_size = 1024
     service: InferenceService
     max_body: int
 

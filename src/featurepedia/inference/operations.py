@@ -60,7 +60,7 @@ class SourceCache:
         return self._sources[source_id]
 
     def loaded(self) -> list[str]:
-        return sorted(self._sources)
+        return sorted(list(self._sources))  # a copy first: the worker may be adding one
 
 
 def prepare_activations(sources: SourceCache, query: ActivationsQuery, limits: Limits) -> ActivationRequest:

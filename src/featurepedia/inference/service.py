@@ -201,10 +201,10 @@ class InferenceService:
     def info(self) -> dict[str, Any]:
         """What the service runs and how it is doing (JSON values; /healthz shows them)."""
         with self._cond:
-            waiting = len(self._queue)
+            waiting, stats = len(self._queue), dict(self.stats)
         return {"model": self.model_id, "queue_size": self.queue_size, "waiting": waiting,
                 "timeout_s": self.timeout_s, "max_chars": self.limits.max_chars,
-                "max_tokens": self.limits.max_tokens, "sources": self._sources.loaded(), "stats": dict(self.stats)}
+                "max_tokens": self.limits.max_tokens, "sources": self._sources.loaded(), "stats": stats}
 
     def close(self, wait_s: float = 10.0) -> None:
         """Refuse new requests, fail the waiting ones (503) and stop the worker after its current request."""
@@ -217,6 +217,10 @@ class InferenceService:
             pending.fail(UnavailableError(f"the inference service of {self.model_id} shut down before this "
                                           "request ran; retry"))
         self._worker.join(wait_s)
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._cond:  # info() reads the counters from other threads
+            self.stats[name] += n
 
     # -- the worker ------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -240,7 +244,7 @@ class InferenceService:
     def _still_wanted(self, pending: Pending) -> bool:
         if pending.wanted():
             return True
-        self.stats["timed_out"] += 1
+        self._count("timed_out")
         pending.fail(pending.timeout_error())
         return False
 
@@ -261,7 +265,7 @@ class InferenceService:
                 try:
                     request = prepare_activations(self._sources, query, self.limits)
                 except Exception as err:  # this request's own error; it never joins the batch
-                    self.stats["failed"] += 1
+                    self._count("failed")
                     pending.fail(err)
                     continue
                 texts = sum(len(r.texts) for r in [*requests, request])
@@ -275,8 +279,8 @@ class InferenceService:
                 self._queue.extendleft(reversed(put_back))  # first in the queue again, in their order
         if jobs:
             if len(jobs) > 1:
-                self.stats["batches"] += 1
-                self.stats["batched_requests"] += len(jobs)
+                self._count("batches")
+                self._count("batched_requests", len(jobs))
             self._run(jobs, lambda: run_activation_batch(self.model, requests, self.limits))
 
     def _run(self, jobs: list[Pending], compute: Callable[[], Sequence[Any]]) -> None:
@@ -286,17 +290,17 @@ class InferenceService:
             with self._model_lock, self._deadline(max(j.deadline for j in jobs)):
                 answers = compute()
         except _Expired:
-            self.stats["timed_out"] += len(jobs)
+            self._count("timed_out", len(jobs))
             for job in jobs:
                 job.fail(job.timeout_error())
         except Exception as err:  # the request's error (usually a UsageError) goes to its caller
-            self.stats["failed"] += len(jobs)
+            self._count("failed", len(jobs))
             if not isinstance(err, FeaturepediaError):
                 log.exception("inference %s failed", jobs[0].operation)
             for job in jobs:
                 job.fail(err)
         else:
-            self.stats["served"] += len(jobs)
+            self._count("served", len(jobs))
             for job, answer in zip(jobs, answers, strict=True):
                 job.finish(answer)
         per_request = (time.monotonic() - start) / len(jobs)
