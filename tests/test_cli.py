@@ -13,7 +13,7 @@ from featurepedia.cli import main
 from featurepedia.settings import PLACEHOLDER_SECRET, Settings, SettingsError, settings_help
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["build", "export", "import", "serve", "demo", "explain", "score", "worker", "models"]
+COMMANDS = ["build", "export", "import", "serve", "demo", "explain", "score", "inference", "worker", "models"]
 
 
 def test_help_lists_every_command_and_setting():

@@ -1,4 +1,4 @@
-"""The ``featurepedia`` command: build dashboards, export/import bundles, serve the site, run the demo."""
+"""The ``featurepedia`` command: build dashboards, move bundles, serve the site and inference, run the demo."""
 
 from __future__ import annotations
 
@@ -111,6 +111,16 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_cmd_score)
 
+    inference = sub.add_parser("inference", help="serve live inference for one model over HTTP (production)",
+                               description="Answer the web processes' inference requests (activations, search, "
+                               "attribution, steering) for one model: set FEATUREPEDIA_INFERENCE_URL to its address.")
+    inference.add_argument("--model", default=None, help="model id (default: FEATUREPEDIA_DEFAULT_MODEL)")
+    inference.add_argument("--port", type=int, default=3001, help="port (default 3001; 0 picks a free one)")
+    inference.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    inference.add_argument("--sae", action="append", default=[], metavar="SOURCE=PATH",
+                           help="SAELens folder of an SAE source, e.g. 6-res-sae=/data/saes/6 (repeatable)")
+    inference.set_defaults(func=_cmd_inference)
+
     worker = sub.add_parser("worker", help="run background tasks (scoring) in production mode")
     worker.set_defaults(func=_cmd_worker)
 
@@ -219,6 +229,15 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
     call_command("db_worker")
+    return 0
+
+
+def _cmd_inference(args: argparse.Namespace) -> int:
+    from featurepedia.inference.http import sae_paths, serve_inference
+
+    s = get_settings()
+    serve_inference(args.model or s.default_model, args.host, args.port, sae=sae_paths(args.sae),
+                    queue_size=s.inference_queue_size, timeout_s=s.inference_timeout, say=_say)
     return 0
 
 

@@ -52,6 +52,13 @@ class Settings:
         "X-Forwarded-Proto header (which the proxy must set) marks requests secure and cookies are secure-only.")
     port: int = _setting(3000, "Port of `featurepedia serve` (3000, as Neuronpedia's clients expect).")
     threads: int = _setting(8, "Worker threads of the embedded web server.")
+    inference_url: str = _setting(
+        "", "Address of a `featurepedia inference` process that the web processes send live inference to, e.g. "
+        "http://127.0.0.1:3001. Empty: inference runs inside the web process (embedded mode).")
+    inference_timeout: float = _setting(30.0, "Seconds an inference request may wait and run before it is "
+                                        "answered with 504 (in-process, and for `featurepedia inference`).")
+    inference_queue_size: int = _setting(32, "Inference requests that may wait per model; one more is answered "
+                                         "with 503 and Retry-After.")
     default_model: str = _setting(DEFAULT_MODEL_ID, "Model id built and shown by `featurepedia demo`.")
     default_source: str = _setting(DEFAULT_SOURCE_ID, "Source id built by `featurepedia demo`.")
     demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source.")
@@ -113,6 +120,12 @@ class Settings:
         if self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
             raise SettingsError(f"FEATUREPEDIA_REDIS_URL is {self.redis_url!r}; use redis://host:port/db "
                                 "(rediss:// for TLS, unix:///path/to/socket).")
+        if self.inference_url and urlsplit(self.inference_url).scheme not in ("http", "https"):
+            raise SettingsError(f"FEATUREPEDIA_INFERENCE_URL is {self.inference_url!r}; use http://host:port of a "
+                                "`featurepedia inference` process, or leave it empty for in-process inference.")
+        if not self.inference_timeout > 0 or self.inference_queue_size < 1:
+            raise SettingsError("FEATUREPEDIA_INFERENCE_TIMEOUT must be above 0 and FEATUREPEDIA_INFERENCE_QUEUE_SIZE "
+                                f"at least 1; they are {self.inference_timeout} and {self.inference_queue_size}.")
         if self.public_url:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import torch
 from torch import Tensor
@@ -64,3 +69,64 @@ def source(request):
 def reference_acts(model: LanguageModel, source: Source, ids: list[int]) -> Tensor:
     """[pos, F] the source's activations over one text, one text at a time, through ``run_to``."""
     return source.encode(model.run_to(source.hook_name, torch.tensor([ids])))[0].float()
+
+
+class Gate:
+    """A source registry that holds the service's worker inside the lookup of source '0-mlp' until opened,
+    so a test can fill the queue behind a busy worker. Other sources resolve as neurons at once."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def __call__(self, model_id: str, source_id: str) -> None:
+        if source_id == "0-mlp" and not self.opened.is_set():
+            self.entered.set()
+            self.opened.wait(30)
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+@pytest.fixture
+def gate():
+    g = Gate()
+    yield g
+    g.open()
+
+
+@pytest.fixture
+def make_service(gate):
+    """Services on the pool's tiny-gpt2 with the gate as their registry; closed after the test."""
+    from featurepedia.inference.service import InferenceService
+
+    made = []
+
+    def make(**options):
+        service = InferenceService(options.pop("model_id", "tiny-gpt2"), source_path=gate, **options)
+        made.append(service)
+        return service
+
+    yield make
+    gate.open()
+    for service in made:
+        service.close()
+
+
+@contextmanager
+def count_passes(model: LanguageModel) -> Iterator[list[int]]:
+    """Counts the forward passes that reach the model's first block."""
+    calls: list[int] = []
+    handle = model.blocks[0].register_forward_pre_hook(lambda module, args: calls.append(1))
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
+def wait_until(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the condition")
+        time.sleep(0.005)
