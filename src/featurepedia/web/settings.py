@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "featurepedia.web.game",
     "featurepedia.web.accounts",
     "featurepedia.web.api",
+    "featurepedia.web.live",
     "ninja",  # serves the API docs' Swagger UI from its own static files (no CDN)
     "allauth",
     "allauth.account",
