@@ -40,10 +40,25 @@ def make_tiny_catalog() -> None:
 
 
 @pytest.fixture
+def chat_model(db):
+    """A chat-capable tiny model in the pool and the catalog (id ``tiny-chat``, source 1-mlp)."""
+    from featurepedia.lm.pool import POOL, model_key
+    from tests.inference.test_clients import CHAT, chat_model
+
+    key = model_key(CHAT)
+    POOL.get(key, chat_model)
+    lm = LanguageModel.objects.create(slug=CHAT, name="Tiny chat")
+    Source.objects.create(model=lm, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
+                          n_features=256, status="ready")
+    yield CHAT
+    POOL.release(key)
+
+
+@pytest.fixture
 def live(db, monkeypatch):
     """The tiny catalog, and an in-process client for it as the process's inference client."""
     make_tiny_catalog()
-    client = LocalClient(allow_model=lambda m: m == MODEL, queue_size=4)
+    client = LocalClient(allow_model=lambda m: m in (MODEL, "tiny-chat"), queue_size=4)
     monkeypatch.setattr("featurepedia.web.live.access.client", lambda: client)
     yield client
     client.close()
@@ -167,6 +182,20 @@ def test_steer_chat_needs_a_chat_template(live):
     assert "chat template" in assert_error_shape(answer, 400)["error"]
 
 
+def test_steer_chat_replies_to_each_side(live, chat_model):
+    steered = [{"role": "user", "content": "Paris is the capital"}]
+    default = [{"role": "user", "content": "The quick brown fox"}]
+    body = {**STEER, "modelId": chat_model, "features": [{"layer": "1-mlp", "index": 5, "strength": 0}],
+            "defaultChatMessages": default, "steeredChatMessages": steered, "steer_special_tokens": False}
+    answer = post("/api/steer-chat/", body)
+    assert answer.status_code == 200, answer.content
+    got = answer.json()
+    assert got["STEERED"]["chat_template"][:1] == steered and got["DEFAULT"]["chat_template"][:1] == default
+    assert got["STEERED"]["chat_template"][1]["role"] == "assistant"
+    assert "Paris is the capital" in got["STEERED"]["raw"] and "quick brown" in got["DEFAULT"]["raw"]
+    assert parse_qs(urlsplit(got["shareUrl"]).query)["prompt"] == ["Paris is the capital"]
+
+
 def test_attribution_by_both_methods(live):
     for method in ("ablation", "gradient_x_input"):
         answer = post("/api/attribution", {"modelId": MODEL, "source": "0-mlp", "index": 2, "text": TEXT,
@@ -242,3 +271,13 @@ def test_a_full_queue_answers_503_with_retry_after_and_the_server_lives_on(live,
         assert post("/api/search-topk-by-token", body).status_code == 200
     finally:
         small.close()
+
+
+LIVE_ROUTES = ["/api/activation/new", "/api/activation/source", "/api/search-all", "/api/search-topk-by-token",
+               "/api/steer", "/api/steer-chat", "/api/attribution"]
+
+
+def test_the_live_routes_are_in_the_schema_and_need_no_key(client):
+    paths = client.get("/api/openapi.json").json()["paths"]
+    for route in LIVE_ROUTES:
+        assert "post" in paths[route] and "security" not in paths[route]["post"], route
