@@ -281,3 +281,17 @@ def test_the_live_routes_are_in_the_schema_and_need_no_key(client):
     paths = client.get("/api/openapi.json").json()["paths"]
     for route in LIVE_ROUTES:
         assert "post" in paths[route] and "security" not in paths[route]["post"], route
+
+
+def test_serving_loads_the_default_model_ahead_of_the_first_request(live, monkeypatch):
+    from featurepedia.settings import reset_settings
+    from featurepedia.web.server import warm_inference
+
+    monkeypatch.setenv("FEATUREPEDIA_DEFAULT_MODEL", MODEL)
+    reset_settings()
+    try:
+        warm_inference().join(30)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert [m["model"] for m in live.info()["models"]] == [MODEL]
