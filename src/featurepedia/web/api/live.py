@@ -14,6 +14,7 @@ from pydantic import ConfigDict
 
 from featurepedia.errors import UsageError
 from featurepedia.inference.client import InferenceClient
+from featurepedia.inference.limits import DEFAULT_LIMITS, check_count
 from featurepedia.web.api.lookup import check_index, get_model, get_source
 from featurepedia.web.catalog.models import Feature, Source
 from featurepedia.web.explanations.services import best_explanations
@@ -47,6 +48,8 @@ def clean_texts(texts: str | list[str], what: str = "customText") -> list[str]:
         return [clean_text(texts, what)]
     if not texts:
         raise UsageError(f"{what} is an empty list; give one text or a list of texts")
+    # Routes that send one query per text (searches) rely on this cap; the service caps the others too.
+    check_count(f"the number of texts in {what}", len(texts), DEFAULT_LIMITS.max_texts)
     return [clean_text(t, f"{what}[{i}]") for i, t in enumerate(texts)]
 
 

@@ -45,7 +45,7 @@ class SteerSettings(LiveBody):
     features: list[SteerFeatureIn] = Field(min_length=1)
     temperature: float = Field(0.5, ge=0, le=2)
     n_tokens: int = Field(32, ge=1, le=256)
-    seed: int = 16
+    seed: int = Field(16, ge=-(2**63), le=2**64 - 1, description="the range torch's generators take")
     strength_multiplier: float = Field(1.0, ge=0, le=10)
     freq_penalty: float = Field(0.0, ge=-2, le=2)
     steer_method: str | None = Field(None, description=f"only {METHOD} (the default)")
