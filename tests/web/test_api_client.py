@@ -134,6 +134,8 @@ def test_source_activation_and_topk_requests(server_on_3000, neuronpedia, tiny_l
     by_token = TopKByTokenRequest().compute_top_features_by_token_for_text(MODEL, "0-mlp", TEXT, num_results=3)
     assert [r.position for r in by_token] == list(range(1, len(ref.tokens)))
     assert all(len(r.topFeatures) == 3 and r.topFeatures[0].feature.source == "0-mlp" for r in by_token)
+    each = TopKByTokenRequest().compute_top_features_by_token_for_texts(MODEL, "0-mlp", [TEXT, "Paris"], num_results=2)
+    assert [[r.position for r in rows] for rows in each][0] == [r.position for r in by_token] and len(each) == 2
 
 
 def test_steer_requests(server_on_3000, neuronpedia, tiny_live, chat_model):

@@ -15,6 +15,7 @@ from featurepedia.errors import UsageError
 from featurepedia.inference.activations import TextActivations
 from featurepedia.inference.queries import ActivationsQuery, TopFeaturesQuery
 from featurepedia.web.api.live import LiveBody, clean_texts, feature_index, inference
+from featurepedia.web.api.live_schemas import LiveActivation, SourceActivations
 from featurepedia.web.api.lookup import get_source
 
 router = Router(tags=["Neuronpedia-compatible"])
@@ -39,7 +40,7 @@ class SourceActivationBody(LiveBody):
     customText: str | list[str]
 
 
-@router.post("/activation/new", summary="A feature's activations on your text",
+@router.post("/activation/new", response=LiveActivation | list[LiveActivation], summary="A feature's activations on your text",
              description="Per-token activations of one feature over `customText` (BOS first, reported as 0 and "
                          "not counted in the max and min). A string gives one object, a list gives a list.")
 def new_activation(request: HttpRequest, body: NewActivationBody) -> Any:
@@ -64,7 +65,7 @@ def activation_shape(model: str, source: str, result: TextActivations, which: in
             "maxValueTokenIndex": f.max_index, "minValue": f.min_value, "minValueTokenIndex": f.min_index}
 
 
-@router.post("/activation/source", summary="The active features of a source on your text",
+@router.post("/activation/source", response=SourceActivations, summary="The active features of a source on your text",
              description="For each text, its tokens and the source's most active features (up to 100, strongest "
                          "first, BOS ignored), each with its per-token values.")
 def source_activations(request: HttpRequest, body: SourceActivationBody) -> dict[str, object]:

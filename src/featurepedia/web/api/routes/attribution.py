@@ -14,6 +14,7 @@ from ninja import Field, Router
 
 from featurepedia.inference.queries import AttributionQuery
 from featurepedia.web.api.live import LiveBody, clean_text, feature_index, inference
+from featurepedia.web.api.live_schemas import AttributionOut
 from featurepedia.web.api.lookup import get_source
 
 router = Router(tags=["Live inference"])
@@ -28,7 +29,7 @@ class AttributionBody(LiveBody):
     method: Literal["ablation", "gradient_x_input"] = "ablation"
 
 
-@router.post("/attribution", summary="Token attribution",
+@router.post("/attribution", response=AttributionOut, summary="Token attribution",
              description="For each token, the feature's activation at `position` minus its activation with that "
                          "token removed (`ablation`), or the gradient-times-input estimate of it. Tokens after "
                          "`position` cannot change it and are 0.")

@@ -20,6 +20,7 @@ from featurepedia.web.api.live import (
     inference,
     sources_of,
 )
+from featurepedia.web.api.live_schemas import SearchResult, SearchResults, TopKResult, TopKResults
 from featurepedia.web.api.lookup import get_source
 
 router = Router(tags=["Neuronpedia-compatible"])
@@ -51,7 +52,7 @@ class TopKBody(LiveBody):
     densityThreshold: float | None = Field(None, description=DENSITY)
 
 
-@router.post("/search-all", summary="The top features of a text",
+@router.post("/search-all", response=SearchResult | SearchResults, summary="The top features of a text",
              description="The features that fire most on `text`, over the chosen sources ranked together (a "
                          "feature's score is its largest activation over `sortIndexes`), each with its values at "
                          "every token and, when its dashboard is stored, its best explanation (`neuron`).")
@@ -76,7 +77,7 @@ def _search_shape(model: str, found: TopFeatures) -> dict[str, object]:
         for f in found.features]}
 
 
-@router.post("/search-topk-by-token", summary="The top features at each token",
+@router.post("/search-topk-by-token", response=TopKResult | TopKResults, summary="The top features at each token",
              description="At each token of `text` (BOS left out with `ignoreBos`), the `numResults` features of "
                          "`source` with the highest activation there.")
 def topk_by_token(request: HttpRequest, body: TopKBody) -> dict[str, object]:

@@ -20,6 +20,7 @@ from featurepedia.inference.generation import Generation, Sampling
 from featurepedia.inference.queries import SteerChatQuery, SteeredFeature, SteerQuery
 from featurepedia.inference.steering import SteerResult
 from featurepedia.web.api.live import LiveBody, clean_text, feature_index, inference
+from featurepedia.web.api.live_schemas import Steered, SteeredChat
 from featurepedia.web.api.lookup import get_model, get_source
 
 router = Router(tags=["Neuronpedia-compatible"])
@@ -63,7 +64,7 @@ class SteerChatBody(SteerSettings):
     steer_special_tokens: bool = True
 
 
-@router.post("/steer", summary="Generate with features steered",
+@router.post("/steer", response=Steered, summary="Generate with features steered",
              description="The steered and the default continuation of `prompt` (`STEERED` and `DEFAULT` hold "
                          "prompt plus continuation), with per-token logprobs when `n_logprobs` > 0.")
 def steer(request: HttpRequest, body: SteerBody) -> dict[str, object]:
@@ -75,7 +76,7 @@ def steer(request: HttpRequest, body: SteerBody) -> dict[str, object]:
             **_common(request, body, body.prompt, features, result)}
 
 
-@router.post("/steer-chat", summary="Chat with features steered",
+@router.post("/steer-chat", response=SteeredChat, summary="Chat with features steered",
              description="The steered reply to `steeredChatMessages` and the default reply to "
                          "`defaultChatMessages`, through the model's chat template; `steer_special_tokens` false "
                          "leaves the template's special tokens unsteered.")
