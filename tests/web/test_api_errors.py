@@ -54,7 +54,8 @@ def test_every_error_path_answers_in_the_one_shape(world, api_key, limits, monke
         (401, client.post(explanation, {"value": 1}, content_type="application/json")),
         (404, client.get("/api/feature/nope/1-mlp/0")),
         (404, client.get("/api/no/such/route")),
-        (404, client.post("/api/steer", {}, content_type="application/json")),
+        (404, client.post("/api/no-such-post", {}, content_type="application/json")),
+        (400, client.post("/api/steer/", {}, content_type="application/json")),
         (404, client.get(f"/api/explanations/{10**6}")),
         (405, client.delete("/api/models")),
     ]
@@ -135,9 +136,11 @@ def test_every_route_answers_with_and_without_a_trailing_slash(client, world, ad
 
 def test_a_post_is_never_redirected_to_add_a_slash(client, world, api_key):
     _, key = api_key()
-    for address in ["/api/steer", "/api/steer/", "/api/feature", "/api/nothing/here"]:
+    for address in ["/api/no-such-post", "/api/no-such-post/", "/api/feature", "/api/nothing/here"]:
         response = client.post(address, {}, content_type="application/json", headers={"X-Api-Key": key})
         assert response.status_code == 404, address  # answered (no 301 that would turn the POST into a GET)
+    for address in ["/api/steer", "/api/steer/"]:  # a real route, with or without the slash: its own 400
+        assert client.post(address, {}, content_type="application/json").status_code == 400, address
     created = client.post("/api/features/tiny/1-mlp/0/explanations/", {"text": "ok"}, content_type="application/json")
     assert created.status_code == 401
 

@@ -11,7 +11,16 @@ from ninja import NinjaAPI
 
 from featurepedia.web.api import handlers
 from featurepedia.web.api.ratelimit import FixedWindowLimit
-from featurepedia.web.api.routes import catalog, explanations, feature, game
+from featurepedia.web.api.routes import (
+    activations,
+    attribution,
+    catalog,
+    explanations,
+    feature,
+    game,
+    search,
+    steering,
+)
 
 DESCRIPTION = """\
 Featurepedia's public API.
@@ -19,10 +28,10 @@ Featurepedia's public API.
 **Neuronpedia-compatible routes** (singular names, e.g. `GET /api/feature/{model}/{source}/{index}`) answer in
 Neuronpedia's shapes and field names, so the `neuronpedia` Python client works against this site
 (`USE_LOCALHOST=true` with `featurepedia serve --port 3000`). **Our own routes** (plural names: `/api/models`,
-`/api/features/...`, `/api/explanations/...`, `/api/campaigns`, `/api/leaderboard`) use snake_case and are paged
+`/api/features/...`, `/api/explanations/...`, `/api/campaigns`, `/api/leaderboard`, `/api/attribution`) use snake_case and are paged
 with `limit` and `offset`.
 
-Every route also answers with a trailing slash. Reading needs no key. Writing (explanations, votes) needs an
+Every route also answers with a trailing slash. Reading, live activations, search and steering need no key. Writing (explanations, votes) needs an
 API key, made on your profile page and sent as `X-Api-Key`; a missing or unknown key is simply anonymous.
 Requests are rate-limited per key, or per address without one (429 with `Retry-After`).
 
@@ -59,3 +68,7 @@ api.add_router("", feature.router)
 api.add_router("", catalog.router)
 api.add_router("", explanations.router)
 api.add_router("", game.router)
+api.add_router("", activations.router)
+api.add_router("", search.router)
+api.add_router("", steering.router)
+api.add_router("", attribution.router)

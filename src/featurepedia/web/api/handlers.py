@@ -2,7 +2,7 @@
 
 Every route's failure lands here: bad input (400, with the validation details), a write without a valid
 key (401), what does not exist (404), too many requests (429, Retry-After added by ninja), our own
-FeaturepediaError family (its status) and crashes (500, logged; the message reveals nothing inside).
+FeaturepediaError family (its status; a full inference queue adds Retry-After) and crashes (500, logged; the message reveals nothing inside).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from featurepedia.errors import FeaturepediaError
+from featurepedia.inference.service import QueueFullError
 from featurepedia.web import errors
 from featurepedia.web.api.identity import MISSING_KEY
 from featurepedia.web.api.ratelimit import LIMIT_HIT, LimitHit
@@ -32,6 +33,7 @@ def install(api: NinjaAPI) -> None:
     exception classes.
     """
     api.exception_handler(FeaturepediaError)(_featurepedia_error)
+    api.exception_handler(QueueFullError)(_queue_full)
     api.exception_handler(ExplanationError)(_explanation_error)
     api.exception_handler(Http404)(_not_found)
     api.exception_handler(ValidationError)(_validation_error)
@@ -43,6 +45,13 @@ def install(api: NinjaAPI) -> None:
 
 def _featurepedia_error(request: HttpRequest, exc: FeaturepediaError) -> HttpResponse:
     return errors.json_error(exc.message, exc.status)
+
+
+def _queue_full(request: HttpRequest, exc: QueueFullError) -> HttpResponse:
+    """503 with Retry-After: the inference queue is full, and the client should come back, not pile on."""
+    response = errors.json_error(exc.message, exc.status)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _explanation_error(request: HttpRequest, exc: ExplanationError) -> HttpResponse:
@@ -83,6 +92,11 @@ def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
 
 
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, ValueError):  # ninja's "Cannot parse request body" says neither what nor how to fix
+        what = "is not valid UTF-8" if isinstance(cause, UnicodeDecodeError) else f"is not valid JSON ({cause})"
+        return errors.json_error(f"the request body {what}; send a JSON object encoded in UTF-8",
+                                 HTTPStatus.BAD_REQUEST)
     return errors.json_error(exc.message, exc.status_code)
 
 
