@@ -23,7 +23,7 @@ def steer_url(feature: Feature) -> str:
     """The steering page with this feature prefilled."""
     strength = round(STEER_STRENGTH_PER_MAX_ACT * feature.max_act, 2) or 10.0
     query = {"model": feature.source.model.slug, "features": f"{feature.source.slug}:{feature.index}:{strength:g}"}
-    return f"{reverse('steer')}?{urlencode(query)}"
+    return f"{reverse('steer')}?{urlencode(query, safe=':,')}"
 
 
 def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, Any]:

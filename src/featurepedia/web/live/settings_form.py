@@ -97,4 +97,5 @@ def canonical_query(params: QueryDict) -> str | None:
             items.append(f"{source.strip()}:{index.strip()}:{strength.strip() or '0'}")
     query = {name: params.get(name, "") for name in SETTINGS if name != "features"}
     query["features"] = ",".join(items)
-    return urlencode({k: v for k, v in query.items() if v != ""})
+    # ":" and "," kept as they are, so the share link reads as it is written (6-mlp:12:40).
+    return urlencode({k: v for k, v in query.items() if v != ""}, safe=":,")
