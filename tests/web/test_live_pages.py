@@ -156,3 +156,8 @@ def test_a_full_queue_is_a_message_with_retry_after(client, live, monkeypatch):
     assert "queue of tiny-llama is full" in partial.content.decode() and partial["Retry-After"] == "4"
     page = client.get(reverse("search"), {"text": "hi"})
     assert page.status_code == 503 and "retry in 4 s" in page.content.decode()
+
+
+def test_a_model_that_cannot_be_loaded_is_a_message(client, world):
+    response = client.post(reverse("live-test", args=["tiny", "1-mlp", 0]), {"text": "hi"})
+    assert response.status_code == 200 and "unknown model &#x27;tiny&#x27;" in response.content.decode()
