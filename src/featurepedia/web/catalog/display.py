@@ -98,8 +98,12 @@ def histogram_svg(counts: Sequence[int], lo: float, hi: float, max_act: float, w
     body = format_html_join("", '<rect x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>', rects)
     left = lo + first * step
     right = lo + last * step
+    # data-lo / data-hi: the values at the chart's left and right edges (the last bar may reach past
+    # ``right``), so a page can mark a value on it (the live "test your own text" box does).
+    edge = left + per_bar * len(merged) * step
     return format_html(
         '<svg class="hist" viewBox="0 0 {w} {h}" role="img" aria-label="Histogram of activations from {l} '
-        'to {r}; peak bin {p} tokens">{body}<text x="0" y="{t}">{l}</text>'
+        'to {r}; peak bin {p} tokens" data-lo="{lo}" data-hi="{hi}">{body}<text x="0" y="{t}">{l}</text>'
         '<text x="{w}" y="{t}" text-anchor="end">{r}</text></svg>',
-        w=width, h=height, l=f"{left:.3g}", r=f"{right:.3g}", p=f"{peak:,}", body=body, t=height - 4)
+        w=width, h=height, l=f"{left:.3g}", r=f"{right:.3g}", p=f"{peak:,}", body=body, t=height - 4,
+        lo=repr(left), hi=repr(edge))

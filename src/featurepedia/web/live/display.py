@@ -1,0 +1,91 @@
+"""HTML pieces of the live pages: clickable highlighted tokens, attribution colours.
+
+Token text comes from the visitor; it is escaped by format_html like corpus text (nothing is marked safe
+as it is). Whitespace is made visible the way the clues show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from featurepedia.lm.tokens import TokenText
+
+
+def visible(text: str) -> str:
+    """Whitespace a reader can see: newlines as ↵, tabs as →."""
+    return text.replace("\n", "↵").replace("\t", "→")
+
+
+def first_shown(tokens: Sequence[TokenText]) -> int:
+    """1 when the text starts with the BOS token (shown nowhere, as on the clues), else 0."""
+    return 1 if len(tokens) > 1 and tokens[0].special else 0
+
+
+def _title(token: TokenText, value: float, what: str = "") -> str:
+    return f"{token.text!r}  {what}{value:.4g}" + (f" — {token.note}" if token.note else "")
+
+
+def _class(token: TokenText, base: str) -> str:
+    return f"{base} special" if token.special else f"{base} partial" if token.note else base
+
+
+def token_buttons(tokens: Sequence[TokenText], values: Sequence[float], scale: float) -> SafeString:
+    """Tokens as buttons named ``target`` (value: the position), shaded by value / scale like the clues,
+    so that clicking one submits the form around them with that position."""
+    parts = []
+    for i in range(first_shown(tokens), len(tokens)):
+        token, value = tokens[i], values[i]
+        strength = max(0.0, min(1.0, value / scale)) if scale > 0 else 0.0
+        parts.append((_class(token, "tok"), f"{strength:.3f}", i, _title(token, value), visible(token.text)))
+    return format_html_join("", '<button type="submit" class="{}" style="--a:{}" name="target" value="{}" '
+                                'title="{}">{}</button>', parts)
+
+
+def attribution_spans(tokens: Sequence[TokenText], attributions: Sequence[float], target: int) -> SafeString:
+    """Tokens coloured by attribution: blue raises the activation at the target, red lowers it, relative
+    to the largest magnitude; the target is outlined and later tokens (which cannot matter) are greyed."""
+    scale = max((abs(a) for a in attributions), default=0.0)
+    parts = []
+    for i in range(first_shown(tokens), len(tokens)):
+        token, value = tokens[i], attributions[i]
+        strength = min(1.0, abs(value) / scale) if scale > 0 else 0.0
+        sign = "pos" if value > 0 else "neg" if value < 0 else "zero"
+        where = " target" if i == target else " after" if i > target else ""
+        title = "the clicked token" if i == target else "after the clicked token: no effect" if i > target \
+            else _title(token, value, "contributes ")
+        parts.append((_class(token, f"tok attr {sign}{where}"), f"{strength:.3f}", title, visible(token.text)))
+    return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', parts)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    position: int
+    token: str
+    value: float
+
+
+def top_contributions(tokens: Sequence[TokenText], attributions: Sequence[float], n: int = 5) -> list[Contribution]:
+    """The ``n`` tokens that move the activation most, by magnitude (a readable list beside the colours)."""
+    order = sorted((i for i in range(first_shown(tokens), len(tokens)) if attributions[i] != 0),
+                   key=lambda i: -abs(attributions[i]))
+    return [Contribution(i, visible(tokens[i].text), attributions[i]) for i in order[:n]]
+
+
+def plain_tokens(tokens: Sequence[TokenText], values: Sequence[float], scale: float,
+                 peak: int | None = None) -> SafeString:
+    """Tokens as shaded spans (not clickable), the ``peak`` position marked."""
+    parts = []
+    for i in range(first_shown(tokens), len(tokens)):
+        token, value = tokens[i], values[i]
+        strength = max(0.0, min(1.0, value / scale)) if scale > 0 else 0.0
+        cls = _class(token, "tok peak" if i == peak else "tok")
+        parts.append((cls, f"{strength:.3f}", _title(token, value), visible(token.text)))
+    return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', parts)
+
+
+def token_label(token: TokenText) -> SafeString:
+    return format_html("<code>{}</code>", visible(token.text))
