@@ -7,6 +7,10 @@ a folder named in a URL) and where each SAE source's weights are, as recorded by
 
 from __future__ import annotations
 
+import threading
+
+from django.db import connection
+
 from featurepedia.inference.client import InferenceClient, get_client
 from featurepedia.settings import get_settings
 from featurepedia.web.catalog.models import Feature, LanguageModel, Source
@@ -18,9 +22,17 @@ def stored_model(model_id: str) -> bool:
 
 
 def stored_source_path(model_id: str, source_id: str) -> str | None:
-    """The SAELens folder a stored SAE source was built from; None for neurons or an unknown source."""
-    config = (Source.objects.filter(model__slug=model_id, slug=source_id)
-              .values_list("config", flat=True).first())
+    """The SAELens folder a stored SAE source was built from; None for neurons or an unknown source.
+
+    The inference service calls this from its worker thread, once per source: that thread's database
+    connection is closed after the query, or every service would keep one open for good.
+    """
+    try:
+        config = (Source.objects.filter(model__slug=model_id, slug=source_id)
+                  .values_list("config", flat=True).first())
+    finally:
+        if threading.current_thread() is not threading.main_thread() and not connection.in_atomic_block:
+            connection.close()
     if not config:
         return None
     path = (config.get("config") or {}).get("sae_path")
