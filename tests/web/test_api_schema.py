@@ -55,8 +55,11 @@ def _pick(value: object) -> int:
 
 
 def _catalog_names(data: Any, model: str) -> Any:
-    """Most names (modelId, source, layer) replaced by the tiny catalog's, and a feature reference without a
-    source given one, most empty texts filled, chat roles made valid and n_tokens kept small; one in five is kept as generated, for the paths that refuse unknown names."""
+    """Most names (modelId, source, layer) replaced by the tiny catalog's, a feature reference without a
+    source given one, most empty texts filled, chat roles made valid and n_tokens kept small.
+
+    One in five of each is kept as generated, for the paths that refuse them.
+    """
     if isinstance(data, list):
         return [_catalog_names(v, model) for v in data]
     if not isinstance(data, dict):
