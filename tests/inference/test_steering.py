@@ -175,3 +175,14 @@ def test_chat_with_two_conversations_and_without_a_template(chat_model, model, s
         steer_chat(model, MESSAGES, [])
     with pytest.raises(UsageError, match="chat message 0 must be"):
         steer_chat(chat_model, [{"role": "robot", "content": "hi"}], [])
+
+
+def test_generation_past_the_context_window_is_refused(tiny_gpt2):
+    from featurepedia.errors import UsageError
+    from featurepedia.inference.generation import Sampling, context_window
+
+    window = context_window(tiny_gpt2)
+    assert window == tiny_gpt2.hf.config.n_positions
+    prompt_len = len(tiny_gpt2.to_tokens("The quick brown fox"))
+    with pytest.raises(UsageError, match="context of"):
+        generate(tiny_gpt2, "The quick brown fox", Sampling(n_tokens=window - prompt_len + 1))

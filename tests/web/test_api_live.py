@@ -301,8 +301,6 @@ def test_serving_loads_the_default_model_ahead_of_the_first_request(live, monkey
     assert [m["model"] for m in live.info()["models"]] == [MODEL]
 
 
-@pytest.mark.xfail(strict=True, reason="inference/steering.py does not check prompt + n_tokens against the model's "
-                                       "context window: the position embedding raises IndexError (a 500)")
 def test_steering_past_the_context_window_is_refused_not_a_crash(live):
     # tiny-gpt2 has 256 positions: a 5-token prompt and 256 new tokens run past them.
     answer = post("/api/steer", {**STEER, "prompt": "The quick brown fox", "n_tokens": 256})

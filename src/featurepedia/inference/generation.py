@@ -89,6 +89,26 @@ class Generation:
     logprobs: list[TokenLogprob] | None
 
 
+def context_window(model: LanguageModel) -> int | None:
+    """The most positions the model takes (GPT-2's n_positions, Llama's max_position_embeddings), if known."""
+    config = model.hf.config
+    for name in ("n_positions", "max_position_embeddings"):
+        n = getattr(config, name, None)
+        if isinstance(n, int) and n > 0:
+            return n
+    return None
+
+
+def check_context_window(model: LanguageModel, n_prompt: int, n_new: int) -> None:
+    """Refuse a generation that would run past the model's positions (GPT-2 would index past its
+    position embeddings; rotary models would run where they were never trained)."""
+    window = context_window(model)
+    if window is not None and n_prompt + n_new > window:
+        raise UsageError(f"the prompt is {n_prompt:,} tokens and n_tokens is {n_new:,}, but {model.model_id} "
+                         f"has a context of {window:,} positions; shorten the prompt or ask for at most "
+                         f"{max(window - n_prompt, 0):,} new tokens")
+
+
 # Called with each forward pass's input ids ([batch, pos]) before it runs: steering hooks use it to know
 # which tokens (special or not) their positions hold.
 OnInputs = Callable[[Tensor], None]
@@ -100,6 +120,7 @@ def generate_rows(model: LanguageModel, prompts: Sequence[Sequence[int]], sampli
     """Generate from prompts of equal length as one batch (no padding needed), each row seeded alike."""
     if len({len(p) for p in prompts}) != 1:
         raise ValueError("generate_rows needs prompts of one length; run other lengths separately")
+    check_context_window(model, len(prompts[0]), sampling.n_tokens)
     device = model_device(model)
     rows = len(prompts)
     inputs = torch.tensor([list(p) for p in prompts], dtype=torch.long, device=device)  # [rows, prompt]
