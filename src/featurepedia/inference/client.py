@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from featurepedia.errors import NotFoundError
 from featurepedia.inference.activations import TextActivations
@@ -65,7 +65,33 @@ def registered_models(model_id: str) -> bool:
     return model_id in list_models()
 
 
-class LocalClient:
+class TypedOperations:
+    """The typed operations of :class:`InferenceClient` over one untyped ``_dispatch(query)``, which each
+    implementation provides (in-process: the service runs the query; HTTP: the inference process does)."""
+
+    def _dispatch(self, query: Query) -> Any:
+        raise NotImplementedError
+
+    def activations(self, query: ActivationsQuery) -> list[TextActivations]:
+        return list(self._dispatch(query))
+
+    def top_features(self, query: TopFeaturesQuery) -> TopFeatures:
+        return cast(TopFeatures, self._dispatch(query))
+
+    def topk_by_token(self, query: TopKQuery) -> TopKByToken:
+        return cast(TopKByToken, self._dispatch(query))
+
+    def attribution(self, query: AttributionQuery) -> Attribution:
+        return cast(Attribution, self._dispatch(query))
+
+    def steer(self, query: SteerQuery) -> SteerResult:
+        return cast(SteerResult, self._dispatch(query))
+
+    def steer_chat(self, query: SteerChatQuery) -> SteerResult:
+        return cast(SteerResult, self._dispatch(query))
+
+
+class LocalClient(TypedOperations):
     """In-process inference: one :class:`InferenceService` (model and worker thread) per model, started on
     the first request for it.
 
@@ -102,31 +128,9 @@ class LocalClient:
                 self._services[model_id] = InferenceService(model_id, **self._options)
             return self._services[model_id]
 
-    def _run(self, query: Query) -> Any:
+    def _dispatch(self, query: Query) -> Any:
         return self.service(query.model).run(query)
 
-    def activations(self, query: ActivationsQuery) -> list[TextActivations]:
-        return list(self._run(query))
-
-    def top_features(self, query: TopFeaturesQuery) -> TopFeatures:
-        result: TopFeatures = self._run(query)
-        return result
-
-    def topk_by_token(self, query: TopKQuery) -> TopKByToken:
-        result: TopKByToken = self._run(query)
-        return result
-
-    def attribution(self, query: AttributionQuery) -> Attribution:
-        result: Attribution = self._run(query)
-        return result
-
-    def steer(self, query: SteerQuery) -> SteerResult:
-        result: SteerResult = self._run(query)
-        return result
-
-    def steer_chat(self, query: SteerChatQuery) -> SteerResult:
-        result: SteerResult = self._run(query)
-        return result
 
     def info(self) -> dict[str, Any]:
         with self._lock:

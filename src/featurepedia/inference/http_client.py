@@ -14,25 +14,16 @@ from typing import Any
 import httpx
 
 from featurepedia.errors import FeaturepediaError, NotFoundError, UnavailableError, UsageError
-from featurepedia.inference.activations import TextActivations
-from featurepedia.inference.attribution import Attribution
+from featurepedia.inference.client import TypedOperations
 from featurepedia.inference.queries import (
     OPERATION_OF,
-    ActivationsQuery,
-    AttributionQuery,
     Query,
-    SteerChatQuery,
-    SteerQuery,
-    TopFeaturesQuery,
-    TopKQuery,
 )
 from featurepedia.inference.service import InferenceTimeoutError, QueueFullError
-from featurepedia.inference.steering import SteerResult
-from featurepedia.inference.top_features import TopFeatures, TopKByToken
 from featurepedia.inference.wire import from_wire, to_wire
 
 
-class HttpClient:
+class HttpClient(TypedOperations):
     """Calls the inference service at ``url`` (e.g. ``http://127.0.0.1:3001``); safe to share between threads.
 
     Args:
@@ -46,30 +37,6 @@ class HttpClient:
         self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=5.0),
                                   limits=httpx.Limits(max_connections=max_connections), trust_env=False)
 
-    def activations(self, query: ActivationsQuery) -> list[TextActivations]:
-        result: list[TextActivations] = self._call(query)
-        return result
-
-    def top_features(self, query: TopFeaturesQuery) -> TopFeatures:
-        result: TopFeatures = self._call(query)
-        return result
-
-    def topk_by_token(self, query: TopKQuery) -> TopKByToken:
-        result: TopKByToken = self._call(query)
-        return result
-
-    def attribution(self, query: AttributionQuery) -> Attribution:
-        result: Attribution = self._call(query)
-        return result
-
-    def steer(self, query: SteerQuery) -> SteerResult:
-        result: SteerResult = self._call(query)
-        return result
-
-    def steer_chat(self, query: SteerChatQuery) -> SteerResult:
-        result: SteerResult = self._call(query)
-        return result
-
     def info(self) -> dict[str, Any]:
         payload = self._payload(self._send("GET", "/healthz"))
         return {"mode": "http", "url": self.url, "models": [payload["service"]]}
@@ -77,7 +44,7 @@ class HttpClient:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, query: Query) -> Any:
+    def _dispatch(self, query: Query) -> Any:
         operation = OPERATION_OF[type(query)]
         # Our own json.dumps, not httpx's (which refuses NaN): a NaN strength then gets the service's clear
         # "must be a finite number", exactly as in-process.
