@@ -10,7 +10,9 @@ allowed set is searched exactly (its vectors fetched by key and scanned), and a 
 over-fetches from the graph, doubling until ``k`` allowed hits are found, and ends in an exact scan at worst.
 
 Thread safety: any number of concurrent searches, and one writer at a time, which waits for them (a
-readers-writer lock). usearch grows its storage during ``add``, which a search must not see half-done.
+readers-writer lock). In a stress test usearch 2.26 let searches and adds overlap even without it, but its
+storage growth, saving and the rebuild below are not documented as safe beside searches, and reports of
+crashes under mixed use exist (unum-cloud/USearch#441); a search waits at most for one add batch.
 """
 
 from __future__ import annotations
