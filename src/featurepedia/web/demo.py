@@ -50,6 +50,11 @@ def run_demo(*, tokens: int | None, host: str, port: int | None, serve_site: boo
     # Scoring every explanation takes minutes the first time: the site opens at once and a background
     # process (lower priority, resumable) scores them; scores appear on the pages as they finish.
     scorer = background_scoring(features, model_id, source_id, say)
+    # Loaded before serving: the first semantic search answers at once, and the site's writes update it.
+    from featurepedia.web.explanations.search_index import explanation_index
+
+    say("preparing the explanation search index (embedded once, then kept in the data dir)...")
+    explanation_index()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that `kill` also stops the background scorer
     try:
         serve(host, port or settings.port, say)

@@ -15,6 +15,7 @@ from featurepedia.web.catalog.bundles import find_source
 from featurepedia.web.catalog.models import Feature, Source
 from featurepedia.web.explanations.models import Explanation, ExplanationScore
 from featurepedia.web.explanations.scoring import DEFAULT_SCORER, explain_feature, score_explanation
+from featurepedia.web.explanations.search_index import deferred_updates
 
 
 def parse_indices(spec: str, n_features: int) -> list[int]:
@@ -48,16 +49,18 @@ def explain_features(features: QuerySet[Feature], explainer: str, force: bool = 
     if not force:
         features = features.exclude(explanations__method=method)
     written = 0
-    for feature in tqdm(list(features.select_related("source")), desc=f"explain ({explainer})",
-                        unit="feature", disable=not progress):
-        try:
-            explanation = explain_feature(feature, explainer)
-        except FeaturepediaError as err:
-            # An explainer's message rarely names the feature; in a batch of thousands that is the clue.
-            raise FeaturepediaError(f"feature {feature.index}: {err.message}", status=err.status) from err
-        if score:
-            score_explanation(explanation)
-        written += 1
+    # Embedding for the search index once at the end, in batches, instead of once per explanation.
+    with deferred_updates():
+        for feature in tqdm(list(features.select_related("source")), desc=f"explain ({explainer})",
+                            unit="feature", disable=not progress):
+            try:
+                explanation = explain_feature(feature, explainer)
+            except FeaturepediaError as err:
+                # An explainer's message rarely names the feature; in a batch of thousands that is the clue.
+                raise FeaturepediaError(f"feature {feature.index}: {err.message}", status=err.status) from err
+            if score:
+                score_explanation(explanation)
+            written += 1
     return written
 
 
