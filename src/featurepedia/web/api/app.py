@@ -15,6 +15,7 @@ from featurepedia.web.api.routes import (
     activations,
     attribution,
     catalog,
+    explanation_search,
     explanations,
     feature,
     game,
@@ -72,3 +73,4 @@ api.add_router("", activations.router)
 api.add_router("", search.router)
 api.add_router("", steering.router)
 api.add_router("", attribution.router)
+api.add_router("", explanation_search.router)
