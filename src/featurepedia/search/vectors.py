@@ -1,7 +1,8 @@
 """A vector index over unit embeddings, keyed by integer ids (explanation primary keys), on usearch.
 
 Approximate (HNSW) search once the index is large, exact search below ``exact_below`` vectors, where a full
-scan is as fast and never misses. Cosine metric; vectors are stored as float16 by default: on 50k 384-dim
+scan is as fast and never misses. ``expansion_search`` is 128: over 1M clustered vectors it gave recall@10
+0.991 at 0.81 ms p50, against 0.947 at 0.66 ms with usearch's default of 64 (bench/search.py). Cosine metric; vectors are stored as float16 by default: on 50k 384-dim
 vectors it took a third less memory and time than float32 with the same recall (bench/search.py has the figures).
 
 Filtering ("this model", "these sources"): the usearch 2.26 Python wrapper exposes no predicate for its
@@ -88,7 +89,7 @@ class VectorIndex:
     """Unit vectors by integer key: upsert, remove, top-k cosine search with an optional filter, save/load."""
 
     def __init__(self, ndim: int = EMBEDDING_DIMS, dtype: str = "f16", connectivity: int = 16,
-                 expansion_add: int = 128, expansion_search: int = 64, exact_below: int = EXACT_BELOW) -> None:
+                 expansion_add: int = 128, expansion_search: int = 128, exact_below: int = EXACT_BELOW) -> None:
         self.ndim, self.dtype, self.exact_below = ndim, dtype, exact_below
         self.connectivity, self.expansion_add, self._expansion_search = connectivity, expansion_add, expansion_search
         self._index = self._new_index()
@@ -257,7 +258,7 @@ class VectorIndex:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: str | Path, expansion_search: int = 64, exact_below: int = EXACT_BELOW) -> VectorIndex:
+    def load(cls, path: str | Path, expansion_search: int = 128, exact_below: int = EXACT_BELOW) -> VectorIndex:
         """Read an index written by :meth:`save`; a missing or unreadable file raises ValueError."""
         path = Path(path)
         meta, restored = None, None
