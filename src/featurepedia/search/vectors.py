@@ -1,8 +1,12 @@
 """A vector index over unit embeddings, keyed by integer ids (explanation primary keys), on usearch.
 
 Approximate (HNSW) search once the index is large, exact search below ``exact_below`` vectors, where a full
-scan is as fast and never misses. Cosine metric; vectors are stored as float16 by default: on 50k 384-dim
-vectors it took a third less memory and time than float32 with the same recall (bench/search.py has the figures).
+scan is as fast and never misses. Cosine metric. Measured with bench/search.py (docs/search.md):
+
+- vectors are stored as float16: over 100k clustered 384-dim vectors it searched in 0.42 ms against 0.94 ms
+  for float32 and built 883 against 666 vectors/s, in half the memory, with the same recall@10 (0.999);
+- ``expansion_search`` is 128: over 1M vectors it gave recall@10 0.991 at 0.81 ms p50, against 0.947 at
+  0.66 ms with usearch's default of 64.
 
 Filtering ("this model", "these sources"): the usearch 2.26 Python wrapper exposes no predicate for its
 filtered graph search, and a Python callback per visited node would cost more than it saves. So a small
@@ -88,7 +92,7 @@ class VectorIndex:
     """Unit vectors by integer key: upsert, remove, top-k cosine search with an optional filter, save/load."""
 
     def __init__(self, ndim: int = EMBEDDING_DIMS, dtype: str = "f16", connectivity: int = 16,
-                 expansion_add: int = 128, expansion_search: int = 64, exact_below: int = EXACT_BELOW) -> None:
+                 expansion_add: int = 128, expansion_search: int = 128, exact_below: int = EXACT_BELOW) -> None:
         self.ndim, self.dtype, self.exact_below = ndim, dtype, exact_below
         self.connectivity, self.expansion_add, self._expansion_search = connectivity, expansion_add, expansion_search
         self._index = self._new_index()
@@ -257,7 +261,7 @@ class VectorIndex:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: str | Path, expansion_search: int = 64, exact_below: int = EXACT_BELOW) -> VectorIndex:
+    def load(cls, path: str | Path, expansion_search: int = 128, exact_below: int = EXACT_BELOW) -> VectorIndex:
         """Read an index written by :meth:`save`; a missing or unreadable file raises ValueError."""
         path = Path(path)
         meta, restored = None, None
