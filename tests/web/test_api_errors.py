@@ -181,3 +181,26 @@ def test_a_post_to_an_unknown_address_is_a_404_not_a_csrf_refusal(world):
     client = Client(enforce_csrf_checks=True)  # as a real API client: no CSRF cookie or token
     body = assert_error_shape(client.post("/api/no/such/route", {}, content_type="application/json"), 404)
     assert "/api/no/such/route" in body["error"] or "no" in body["error"].lower()
+
+
+def test_no_two_api_schemas_share_a_name():
+    """ninja names OpenAPI components by class name: two schemas with one name would silently share one
+    (an answer would then be checked against the other's fields)."""
+    import importlib
+    import pkgutil
+
+    from ninja import Schema
+
+    import featurepedia.web.api as package
+
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(info.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    ours = [c for c in subclasses(Schema) if c.__module__.startswith("featurepedia.web.api")]
+    names = [c.__name__ for c in ours]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
