@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
@@ -115,11 +117,18 @@ def fuzzed(monkeypatch, api_key, make_user, no_embeddings):
     Source.objects.create(model=chat, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
                           n_features=256, status="ready")
     client = LocalClient(allow_model=lambda m: m in (MODEL, CHAT), queue_size=8)
+    # The WSGI handler closes the database connection after each request (request_finished); inside the
+    # test's transaction that breaks the next request on PostgreSQL. Django's own test client detaches the
+    # same handler for the same reason.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     monkeypatch.setattr("featurepedia.web.live.access.client", lambda: client)
     _, secret = api_key("fuzzer")
     # Django's GZipMiddleware would compress answers for the Accept-Encoding that schemathesis sends, and
     # its WSGI transport hands the bytes over undecoded.
     yield {"X-Api-Key": secret, "Accept-Encoding": "identity"}
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
     client.close()
     POOL.release(key)
     monkeypatch.undo()
