@@ -11,6 +11,7 @@ raise the same errors (``UsageError`` 400, ``NotFoundError`` 404, ``QueueFullErr
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
@@ -65,12 +66,13 @@ def registered_models(model_id: str) -> bool:
     return model_id in list_models()
 
 
-class TypedOperations:
+class TypedOperations(ABC):
     """The typed operations of :class:`InferenceClient` over one untyped ``_dispatch(query)``, which each
     implementation provides (in-process: the service runs the query; HTTP: the inference process does)."""
 
+    @abstractmethod
     def _dispatch(self, query: Query) -> Any:
-        raise NotImplementedError
+        """Run ``query`` and return its result dataclass."""
 
     def activations(self, query: ActivationsQuery) -> list[TextActivations]:
         return list(self._dispatch(query))

@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import F, QuerySet
 from django.db.models.expressions import RawSQL
 
+from featurepedia.errors import UnavailableError
 from featurepedia.search.text import fts5_query, websearch_query
 
 FTS_TABLE = "explanation_fts"
@@ -117,7 +118,9 @@ def text_search(matching: QuerySet[Any], query: str, offset: int, limit: int) ->
         return _postgres(matching, query, offset, limit)
     if connection.vendor == "sqlite":
         return _sqlite(matching, query, offset, limit)
-    raise NotImplementedError(f"full-text search supports SQLite and PostgreSQL, not {connection.vendor}")
+    raise UnavailableError(f"full-text search needs SQLite or PostgreSQL, and this database is "
+                           f"{connection.vendor}; set FEATUREPEDIA_DATABASE_URL to one of them, or search by "
+                           "meaning (mode 'semantic'), which works on any database")
 
 
 def _sqlite(matching: QuerySet[Any], query: str, offset: int, limit: int) -> tuple[list[tuple[int, float]], int]:
