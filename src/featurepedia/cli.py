@@ -121,6 +121,48 @@ def _parser() -> argparse.ArgumentParser:
                            help="SAELens folder of an SAE source, e.g. 6-res-sae=/data/saes/6 (repeatable)")
     inference.set_defaults(func=_cmd_inference)
 
+    train = sub.add_parser("train-sae", help="train a sparse autoencoder on a model's activations",
+                           description="Train a TopK (or JumpReLU) SAE with SAELens's trainer on the corpus's "
+                           "training part and write it in SAELens's format (cfg.json + sae_weights.safetensors). "
+                           "Checkpoints are written every --checkpoint-every tokens; running the same command "
+                           "again resumes from the newest one.")
+    train.add_argument("--model", default=None, help="model id (default: FEATUREPEDIA_DEFAULT_MODEL)")
+    train.add_argument("--hook", required=True, help="hook point, e.g. blocks.6.hook_resid_post")
+    train.add_argument("--d-sae", type=int, required=True, help="number of latents, e.g. 4608")
+    train.add_argument("--k", type=int, default=32, help="active latents per token (TopK; default 32)")
+    train.add_argument("--tokens", type=int, required=True, help="total training tokens, repeats included")
+    train.add_argument("--architecture", default="topk", help="topk (default) or jumprelu")
+    train.add_argument("--out", required=True, help="folder for the SAE and its checkpoints")
+    train.add_argument("--cache-dir", default=None, help="record one pass of activations into this fp16 cache "
+                       "and reuse it for every epoch (default: stream fresh activations, re-cut each epoch)")
+    train.add_argument("--corpus", default="default", help="corpus (as for build; default: the bundled one)")
+    train.add_argument("--ctx-len", type=int, default=128, help="tokens per context, BOS included (default 128)")
+    train.add_argument("--batch-size", type=int, default=4096, help="tokens per step (default 4096)")
+    train.add_argument("--lr", type=float, default=4e-4, help="learning rate (default 4e-4)")
+    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    train.add_argument("--checkpoint-every", type=int, default=2_000_000, help="tokens between checkpoints "
+                       "(default 2000000)")
+    train.add_argument("--restart", action="store_true", help="ignore existing checkpoints in --out")
+    train.add_argument("--no-autocast", action="store_true", help="fp32 matmuls (slower; default bf16 autocast)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_cmd_train_sae)
+
+    evaluate = sub.add_parser("eval-sae", help="evaluate an SAE on held-out tokens (fve, L0, dead, CE, KL)",
+                              description="Evaluate a SAELens-format SAE on the corpus's held-out part. The last "
+                              "line printed is one JSON object with fve, l0, dead_frac, dense_frac, "
+                              "ce_loss_recovered and kl_div.")
+    evaluate.add_argument("path", help="SAELens folder (cfg.json + sae_weights.safetensors)")
+    evaluate.add_argument("--model", default=None, help="model id (default: the SAE's cfg.json, then "
+                          "FEATUREPEDIA_DEFAULT_MODEL)")
+    evaluate.add_argument("--hook", default=None, help="hook point when cfg.json names none")
+    evaluate.add_argument("--tokens", type=int, default=500_000, help="held-out tokens for fve, L0, dead and "
+                          "dense (default 500000)")
+    evaluate.add_argument("--ce-tokens", type=int, default=20_000, help="held-out tokens for CE and KL "
+                          "(default 20000)")
+    evaluate.add_argument("--corpus", default="default", help="corpus (default: the bundled one)")
+    evaluate.add_argument("--out", default=None, help="also write the JSON to this file")
+    evaluate.set_defaults(func=_cmd_eval_sae)
+
     worker = sub.add_parser("worker", help="run background tasks (scoring) in production mode")
     worker.set_defaults(func=_cmd_worker)
 
@@ -222,6 +264,38 @@ def _cmd_score(args: argparse.Namespace) -> int:
     print(f"scored {done} explanations of {source} with {scorer}" +
           (f"; {failed} failed (see their error; run again to retry)" if failed else ""))
     return 1 if failed else 0
+
+
+def _cmd_train_sae(args: argparse.Namespace) -> int:
+    from featurepedia.lm import get_model
+    from featurepedia.training.train import TrainSettings, train_sae
+
+    model_id = args.model or get_settings().default_model
+    settings = TrainSettings(
+        model_id=model_id, hook=args.hook, d_sae=args.d_sae, k=args.k, tokens=args.tokens,
+        architecture=args.architecture, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        ctx_len=args.ctx_len, corpus=args.corpus, autocast=not args.no_autocast,
+        checkpoint_every=args.checkpoint_every, cache_dir=args.cache_dir)
+    model = get_model(model_id)
+    model.hook_point(args.hook)  # an unknown hook point fails before any work
+    out = train_sae(model, settings, Path(args.out), restart=args.restart, show_bar=not args.quiet)
+    print(f"trained {settings.architecture} SAE ({settings.d_sae} latents) on {settings.tokens:,} tokens of "
+          f"{model_id} {args.hook}; wrote {out}")
+    return 0
+
+
+def _cmd_eval_sae(args: argparse.Namespace) -> int:
+    import json
+
+    from featurepedia.training.evaluate import evaluate_sae
+
+    result = evaluate_sae(Path(args.path), model_id=args.model, hook=args.hook, n_tokens=args.tokens,
+                          ce_tokens=args.ce_tokens, corpus=args.corpus, say=_say)
+    line = json.dumps(result)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(line)
+    return 0
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ outsized activations, so the dashboards never count it (see dashboards.runner).
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -20,6 +21,17 @@ from torch import Tensor
 from featurepedia.corpus.readers import CorpusError, iter_documents
 
 SHUFFLE_BUFFER = 10_000
+PARTS = ("train", "heldout")
+HELDOUT_FRACTION = 0.25  # of documents, by a hash of their text: the same split on every machine
+
+
+def part_of(text: str) -> str:
+    """``heldout`` for about a quarter of documents (chosen by a SHA-256 of the text), else ``train``.
+
+    SAE training reads only ``train`` and its evaluation only ``heldout``, so figures are never measured on
+    text the SAE was trained on; dashboards read both.
+    """
+    return "heldout" if hashlib.sha256(text.encode("utf-8")).digest()[0] < 256 * HELDOUT_FRACTION else "train"
 
 
 class CorpusTooShortError(CorpusError):
@@ -40,10 +52,14 @@ class ContextSpec:
         return asdict(self)
 
 
-def shuffled_documents(spec: ContextSpec) -> Iterator[str]:
-    """The corpus's documents in a seeded, reproducible order."""
+def shuffled_documents(spec: ContextSpec, part: str | None = None) -> Iterator[str]:
+    """The corpus's documents in a seeded, reproducible order (only those of ``part`` when it is given)."""
+    if part is not None and part not in PARTS:
+        raise CorpusError(f"unknown corpus part {part!r}; use one of {', '.join(PARTS)}")
     rng = random.Random(spec.seed)
-    docs = iter_documents(spec.corpus, spec.text_field)
+    docs: Iterable[str] = iter_documents(spec.corpus, spec.text_field)
+    if part is not None:
+        docs = (doc for doc in docs if part_of(doc) == part)
     if spec.corpus.startswith("hf:"):
         yield from _buffer_shuffle(docs, rng)
         return
@@ -65,8 +81,11 @@ def _buffer_shuffle(docs: Iterable[str], rng: random.Random) -> Iterator[str]:
     yield from buffer
 
 
-def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = None) -> Iterator[list[int]]:
+def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = None,
+                  part: str | None = None) -> Iterator[list[int]]:
     """Yield token-id contexts of length ``spec.ctx_len`` (at most ``n_contexts`` of them).
+
+    ``part`` (``train`` or ``heldout``) keeps only that part's documents (see :func:`part_of`).
 
     Raises:
         CorpusError: the corpus holds no text at all.
@@ -80,7 +99,7 @@ def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = No
     stream: list[int] = []
     made = 0
     seen_text = False
-    for batch in _batched(shuffled_documents(spec), 256):
+    for batch in _batched(shuffled_documents(spec, part), 256):
         seen_text = True
         for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
             stream.extend(ids)

@@ -79,6 +79,21 @@ class SAESource(Source):
             x = x - w["b_dec"]
         return self.activate(x @ w["W_enc"] + w["b_enc"])
 
+    def decode(self, acts: Tensor) -> Tensor:
+        """The reconstruction from feature activations, in the encoder's input space: [..., d_sae] -> [..., d_in].
+
+        With ``constant_norm_rescale`` that space is the rescaled one; :meth:`reconstruct` undoes the scale.
+        """
+        w = self.weights
+        return acts.to(self.dtype) @ w["W_dec"] + w["b_dec"]
+
+    def reconstruct(self, hidden: Tensor) -> Tensor:
+        """The SAE's reconstruction of hook activations, in their own scale: [..., d_in] -> [..., d_in]."""
+        out = self.decode(self.encode(hidden))
+        if self.normalize == "constant_norm_rescale":
+            out = out * (hidden.to(self.dtype).norm(dim=-1, keepdim=True) / math.sqrt(self.d_in))
+        return out
+
     def decoder_directions(self) -> Tensor:
         return self.weights["W_dec"]  # [d_sae, d_in]
 
