@@ -82,6 +82,26 @@ def test_build_errors_are_clear(capsys, data_dir, tmp_path):
         assert "Traceback" not in err
 
 
+def test_build_with_a_hub_sae_offline_says_it_needs_internet(capsys, data_dir, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr("featurepedia.sources.sae.remote.hub_offline", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: pytest.fail("tried the network"))
+    argv = ["build", "--model", "tiny-llama", "--source", "1-res-sae", "--sae",
+            "sparsify:EleutherAI/sae-tiny/layers.1", "--no-db", "--out", str(tmp_path / "b"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "needs internet" in err and "or pass a local folder instead" in err and "Traceback" not in err
+
+
+def test_build_help_names_the_accepted_saes(capsys):
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for accepted in ("SAELens folder", "sparsify folder", "saelens:RELEASE/SAE_ID", "sparsify:ORG/REPO[/HOOKPOINT]"):
+        assert accepted in out
+
+
 def test_a_model_whose_files_cannot_be_read_is_a_clear_error(capsys, data_dir, tmp_path, monkeypatch):
     def unreadable(model_id: str) -> NoReturn:
         raise PermissionError(13, "Permission denied", f"{model_id}/model.safetensors")

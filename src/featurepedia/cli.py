@@ -48,8 +48,12 @@ def _parser() -> argparse.ArgumentParser:
                            "Interrupted builds resume from their checkpoint when run again with the same "
                            "options.")
     _model_source_args(build)
-    build.add_argument("--sae", metavar="PATH", help="SAELens folder (cfg.json + sae_weights.safetensors) for "
-                       "an SAE source such as 6-res-sae")
+    build.add_argument("--sae", metavar="PATH", help="the SAE of an SAE source such as 6-res-sae: a SAELens folder "
+                       "(cfg.json + sae_weights.safetensors); a sparsify folder (cfg.json + sae.safetensors, or "
+                       "a folder of those named by hook point, e.g. layers.6); or from the Hugging Face hub "
+                       "(needs internet once; kept in the data dir): saelens:RELEASE/SAE_ID, e.g. "
+                       "saelens:gpt2-small-res-jb/blocks.8.hook_resid_pre, or sparsify:ORG/REPO[/HOOKPOINT]. "
+                       "See docs/saes.md")
     build.add_argument("--hook", metavar="NAME", help="hook point for the SAE when its cfg.json names none, "
                        "e.g. blocks.6.hook_resid_post")
     build.add_argument("--tokens", type=int, default=200_000, help="corpus tokens to read (default 200000)")
@@ -118,7 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     inference.add_argument("--port", type=int, default=3001, help="port (default 3001; 0 picks a free one)")
     inference.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     inference.add_argument("--sae", action="append", default=[], metavar="SOURCE=PATH",
-                           help="SAELens folder of an SAE source, e.g. 6-res-sae=/data/saes/6 (repeatable)")
+                           help="the SAE of a source, e.g. 6-res-sae=/data/saes/6: a SAELens or sparsify folder, "
+                           "or saelens:RELEASE/SAE_ID or sparsify:ORG/REPO[/HOOKPOINT] (as build --sae; "
+                           "repeatable)")
     inference.set_defaults(func=_cmd_inference)
 
     train = sub.add_parser("train-sae", help="train a sparse autoencoder on a model's activations",
@@ -175,7 +181,7 @@ def _model_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="model id, e.g. smollm2-135m (see `featurepedia models`), "
                    "a local folder, or a Hugging Face hub id")
     p.add_argument("--source", required=True, help="source id: <layer>-mlp for MLP neurons, e.g. 6-mlp; "
-                   "<layer>-res-sae with --sae PATH for an SAE")
+                   "<layer>-res-sae with --sae PATH (or a hub SAE) for an SAE")
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:

@@ -15,11 +15,14 @@ from featurepedia.sources.sae import SAESource, StandardSAE, register_sae_archit
 D_SAE = 96
 
 
-def _save_with_saelens(folder, d_in, architecture, hook_name):
+def _save_with_saelens(folder, d_in, architecture, hook_name, rescale_acts_by_decoder_norm=False):
+    """A random SAE saved by SAELens's own save_model (with rescaling, its decoder rows have norms 0.1-10)."""
     from sae_lens import SAE, JumpReLUSAEConfig, StandardSAEConfig, TopKSAEConfig
 
     config_class = {"standard": StandardSAEConfig, "topk": TopKSAEConfig, "jumprelu": JumpReLUSAEConfig}
     extra = {"k": 8} if architecture == "topk" else {}
+    if rescale_acts_by_decoder_norm:
+        extra["rescale_acts_by_decoder_norm"] = True
     cfg = config_class[architecture](d_in=d_in, d_sae=D_SAE, **extra)
     sae = SAE.from_dict(cfg.to_dict())
     gen = torch.Generator().manual_seed(3)
@@ -28,6 +31,8 @@ def _save_with_saelens(folder, d_in, architecture, hook_name):
             param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
         if architecture == "jumprelu":
             sae.threshold.copy_(torch.rand(D_SAE, generator=gen) * 0.2)
+        if rescale_acts_by_decoder_norm:
+            sae.W_dec.mul_(10 ** (torch.rand(D_SAE, 1, generator=gen) * 2 - 1))
     for _name, param in sae.named_parameters():
         param.data = param.data.contiguous()
     sae.save_model(str(folder))
@@ -50,6 +55,37 @@ def test_encode_matches_saelens(tmp_path, tiny_llama, architecture):
     torch.testing.assert_close(source.encode(hidden), want, atol=1e-5, rtol=1e-4)
     assert (source.encode(hidden) > 0).any()
     torch.testing.assert_close(source.decoder_directions(), sae.W_dec.detach())
+
+
+@pytest.mark.parametrize("architecture", ["standard", "jumprelu", "topk", "topk-rescaled"])
+def test_saelens_reading_the_same_folder_agrees(tmp_path, tiny_llama, architecture):
+    """SAE.load_from_disk of the folder encodes and reconstructs as we do. With rescale_acts_by_decoder_norm
+    and unnormalised decoder rows, SAELens ranks pre-activations times the row norms: we fold the norms."""
+    from sae_lens import SAE
+
+    hook = "blocks.1.hook_resid_post"
+    rescaled = architecture == "topk-rescaled"
+    _save_with_saelens(tmp_path, tiny_llama.d_model, architecture.removesuffix("-rescaled"), hook,
+                       rescale_acts_by_decoder_norm=rescaled)
+    theirs = SAE.load_from_disk(str(tmp_path))
+    ours = source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+    assert ours.architecture == theirs.cfg.architecture() == architecture.removesuffix("-rescaled")
+    hidden = tiny_llama.run_to(hook, torch.tensor([tiny_llama.to_tokens("The quick brown fox jumps over it.")]))
+    with torch.no_grad():
+        want = theirs.encode(hidden)
+        want_recon = theirs.decode(want)
+    assert (want > 0).any()
+    torch.testing.assert_close(ours.encode(hidden), want, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(ours.reconstruct(hidden), want_recon, atol=1e-5, rtol=1e-4)
+    norms = theirs.W_dec.detach().norm(dim=-1, keepdim=True)
+    if rescaled:
+        assert theirs.cfg.rescale_acts_by_decoder_norm and float(norms.max() / norms.min()) > 10
+        # The flag matters here: ranking the raw pre-activations would pick other features.
+        pre = (hidden - theirs.b_dec) @ theirs.W_enc + theirs.b_enc
+        assert not torch.equal(pre.detach().topk(8).indices.sort().values, want.topk(8).indices.sort().values)
+        torch.testing.assert_close(ours.decoder_directions(), theirs.W_dec.detach() / norms)
+    else:
+        torch.testing.assert_close(ours.decoder_directions(), theirs.W_dec.detach())
 
 
 def _write_sae(folder, d_in, d_sae, shapes=None, cfg_extra=None):
@@ -80,6 +116,69 @@ def test_corrupt_weights_file(tmp_path, tiny_llama):
     (tmp_path / "sae_weights.safetensors").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(SourceError, match="corrupt"):
         source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+def test_truncated_weights_file(tmp_path, tiny_llama):
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32)
+    data = (tmp_path / "sae_weights.safetensors").read_bytes()
+    (tmp_path / "sae_weights.safetensors").write_bytes(data[: len(data) - 100])
+    with pytest.raises(SourceError, match=r"sae_weights.safetensors is corrupt .*incomplete metadata"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+def test_nan_weights(tmp_path, tiny_llama):
+    d = tiny_llama.d_model
+    b_enc = torch.zeros(32)
+    b_enc[[2, 7]] = torch.tensor([float("nan"), float("inf")])
+    save = {"W_enc": torch.zeros(d, 32), "b_enc": b_enc, "W_dec": torch.zeros(32, d), "b_dec": torch.zeros(d)}
+    _write_sae(tmp_path, d_in=d, d_sae=32)
+    save_file(save, str(tmp_path / "sae_weights.safetensors"))
+    with pytest.raises(SourceError, match=r"b_enc holds 2 NaN or infinite value\(s\) of 32; the file is corrupt"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+def test_width_mismatch_names_the_model_it_was_trained_on(tmp_path, tiny_llama):
+    _write_sae(tmp_path, d_in=768, d_sae=32, cfg_extra={"metadata": {"hook_name": "blocks.1.hook_resid_post",
+                                                                      "model_name": "gpt2-small"}})
+    with pytest.raises(SourceError, match=r"d_in=768 but blocks.1.hook_resid_post of tiny-llama has width 64: it "
+                                          r"was trained on another model or hook point \(gpt2-small\)"):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+@pytest.mark.parametrize(("cfg_extra", "message"), [
+    ({"metadata": {"hook_name": "blocks.5.hook_resid_post"}},
+     r"cfg.json: the SAE's hook point does not fit tiny-llama: layer 5 is out of range for tiny-llama, which has 2 "
+     r"layers \(0..1\)"),
+    ({"metadata": {"hook_name": "blocks.1.attn.hook_z"}}, r"does not fit tiny-llama: unknown hook point "
+                                                           r"'blocks.1.attn.hook_z'"),
+    ({"metadata": {"hook_name": "blocks.0.hook_resid_pre"}}, "is the embedding output"),
+    ({"reshape_activations": "hook_z"}, "reshape_activations 'hook_z' .* is not supported"),
+    ({"normalize_activations": "layer_norm"}, "normalize_activations 'layer_norm' is not supported; supported: "
+                                              "none, constant_norm_rescale"),
+    ({"d_sae": 0}, "needs a positive integer 'd_sae'; found 0"),
+    ({"architecture": "jumprelu_transcoder"}, r"a transcoder \(architecture 'jumprelu_transcoder'\) .* does not "
+                                              "read yet"),
+])
+def test_hook_points_and_settings_we_cannot_read(tmp_path, tiny_llama, cfg_extra, message):
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32, cfg_extra=cfg_extra)
+    with pytest.raises(SourceError, match=message):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+def test_resid_pre_is_read_at_the_previous_blocks_output(tmp_path, tiny_llama):
+    """SAELens's blocks.L.hook_resid_pre is blocks.{L-1}.hook_resid_post; Neuronpedia numbers it L."""
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32, cfg_extra={"metadata": {"hook_name":
+                                                                                     "blocks.1.hook_resid_pre"}})
+    for source_id in ("1-res-jb", "0-res-jb"):
+        source = source_for(tiny_llama, source_id, sae_path=tmp_path)
+        assert source.hook_name == "blocks.0.hook_resid_post" and source.source_id == source_id
+    with pytest.raises(SourceError, match=r"does not match the SAE's hook point blocks.1.hook_resid_pre \(layer 0\)"):
+        source_for(tiny_llama, "2-res-jb", sae_path=tmp_path)
+
+
+def test_a_file_of_the_folder_names_the_folder(tmp_path, tiny_llama):
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32)
+    assert source_for(tiny_llama, "1-res-sae", sae_path=tmp_path / "sae_weights.safetensors").path == tmp_path
 
 
 def test_missing_and_invalid_files(tmp_path, tiny_llama):

@@ -58,4 +58,4 @@ def load_model_and_source(config: RunConfig, hook: str | None = None) -> tuple[L
         raise NotFoundError(
             f"cannot read the files of model {config.model!r} or source {config.source!r}: {err}; check the "
             "path (a model folder needs its config and tokenizer, an SAE folder cfg.json and "
-            "sae_weights.safetensors)") from err
+            "sae_weights.safetensors, or sae.safetensors for sparsify)") from err

@@ -17,7 +17,8 @@ class RunConfig:
     Attributes:
         model: model id.
         source: source id, e.g. ``6-mlp``.
-        sae_path: SAELens folder for SAE sources.
+        sae_path: for SAE sources, a SAELens or sparsify folder or a hub spec (``saelens:RELEASE/SAE_ID``,
+            ``sparsify:ORG/REPO[/HOOKPOINT]``); see docs/saes.md.
         contexts: how the corpus becomes contexts (corpus, ctx_len, seed, BOS).
         n_tokens: token budget (contexts = n_tokens // ctx_len).
         batch_size: contexts per forward pass.

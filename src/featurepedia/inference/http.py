@@ -166,7 +166,7 @@ def serve_inference(model_id: str, host: str, port: int, *, sae: Mapping[str, st
     """Load ``model_id`` and answer inference requests on host:port until interrupted.
 
     Args:
-        sae: SAELens folders by source id (e.g. ``{"6-res-sae": "/data/saes/6"}``); other ids resolve as
+        sae: SAE folders or hub specs by source id (e.g. ``{"6-res-sae": "/data/saes/6"}``); other ids resolve as
             MLP neurons.
     """
     import torch

@@ -33,8 +33,9 @@ from featurepedia.lm.model import LanguageModel
 from featurepedia.sources.base import Source
 from featurepedia.sources.resolve import source_for
 
-# Where a source's weights are: (model id, source id) -> a SAELens folder, or None for MLP neurons. The
-# database knows, so the web layer passes its own lookup; it may raise NotFoundError for unknown sources.
+# Where a source's weights are: (model id, source id) -> an SAE folder or hub spec (see open_sae), or None
+# for MLP neurons. The database knows, so the web layer passes its own lookup; it may raise NotFoundError
+# for unknown sources.
 SourcePath = Callable[[str, str], str | Path | None]
 METHODS = ("ablation", "gradient_x_input")
 

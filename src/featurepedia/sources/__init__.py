@@ -1,4 +1,4 @@
-"""Sources: a basis of features at a hook point (MLP neurons, SAEs in SAELens format)."""
+"""Sources: a basis of features at a hook point (MLP neurons; SAEs in SAELens or sparsify format)."""
 
 from featurepedia.sources.base import Source, SourceError, build_source, register_source_kind, source_kinds
 from featurepedia.sources.resolve import parse_source_id, source_for

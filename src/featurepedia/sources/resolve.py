@@ -22,7 +22,12 @@ def parse_source_id(source_id: str) -> tuple[int, str]:
 
 def source_for(model: LanguageModel, source_id: str, sae_path: str | Path | None = None,
                hook_name: str | None = None) -> Source:
-    """Build the source a CLI user means by ``source_id`` (and ``--sae PATH`` for SAEs)."""
+    """Build the source a CLI user means by ``source_id`` (and ``--sae PATH`` for SAEs).
+
+    Args:
+        sae_path: a SAELens or sparsify folder, or a hub spec (``saelens:RELEASE/SAE_ID``,
+            ``sparsify:ORG/REPO[/HOOKPOINT]``); see :func:`featurepedia.sources.sae.open_sae`.
+    """
     layer, kind = parse_source_id(source_id)
     if sae_path is not None:
         default = (f"blocks.{layer}.mlp.hook_post" if kind.startswith("mlp")
@@ -31,5 +36,6 @@ def source_for(model: LanguageModel, source_id: str, sae_path: str | Path | None
                             default_hook=default)
     if kind == "mlp":
         return build_source("neurons", model=model, layer=layer)
-    raise SourceError(f"source {source_id!r} needs weights: pass --sae PATH (a SAELens folder), or use "
+    raise SourceError(f"source {source_id!r} needs weights: pass --sae PATH (a SAELens or sparsify folder, or "
+                      "saelens:RELEASE/SAE_ID or sparsify:ORG/REPO[/HOOKPOINT] from the hub), or use "
                       f"'{layer}-mlp' for the MLP neurons of layer {layer}")

@@ -22,7 +22,7 @@ def stored_model(model_id: str) -> bool:
 
 
 def stored_source_path(model_id: str, source_id: str) -> str | None:
-    """The SAELens folder a stored SAE source was built from; None for neurons or an unknown source.
+    """The SAE folder (or hub spec) a stored SAE source was built from; None for neurons or an unknown source.
 
     The inference service calls this from its worker thread, once per source: that thread's database
     connection is closed after the query, or every service would keep one open for good.
