@@ -75,6 +75,19 @@ def test_build_errors_are_clear(capsys, data_dir, tmp_path):
                    "--out", str(tmp_path / "b"), "--quiet"], "holds no text"))
     cases.append((["build", "--model", "tiny-llama", "--source", "1-mlp", "--corpus", str(tmp_path / "nope.txt"),
                    "--no-db", "--out", str(tmp_path / "b"), "--quiet"], "is not a file"))
+    lists = [  # several sources in one pass
+        (["--source", "0-mlp,x"], "'x' in --source 0-mlp,x is not a source id"),
+        (["--source", "0-mlp,1-mlp,0-mlp"], "names 0-mlp twice"),
+        (["--source", "0-mlp,1-res-sae"], "source 1-res-sae needs an SAE: add --sae 1-res-sae=PATH"),
+        (["--source", "0-mlp,1-res-sae", "--sae", f"1-res-sae={tmp_path}", "--sae", f"0-res-sae={tmp_path}"],
+         "names 0-res-sae, which is not in --source (0-mlp,1-res-sae)"),
+        (["--source", "all-mlp"], "--source all-mlp builds the MLP neurons of every layer as Parquet bundles"),
+        (["--source", "all-mlp", "--out", str(tmp_path / "b")], "add --no-db to write only the bundles"),
+        (["--source", "all-mlp,1-mlp", "--out", str(tmp_path / "b"), "--no-db"], "lists 1-mlp twice"),
+        (["--source", "0-mlp,9-mlp", "--out", str(tmp_path / "b"), "--no-db"], "out of range for tiny-llama"),
+        (["--source", "0-mlp,1-mlp", "--out", str(tmp_path / "b"), "--no-db", "--db"], "contradict"),
+    ]
+    cases += [(["build", "--model", "tiny-llama", *argv], message) for argv, message in lists]
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
@@ -126,6 +139,49 @@ def test_build_to_a_bundle_then_import(capsys, data_dir, tmp_path):
     assert "imported tiny-gpt2/0-mlp (256 features)" in capsys.readouterr().out
     assert main(["import", str(tmp_path / "missing")]) == 2
     assert "not a Featurepedia bundle" in capsys.readouterr().err
+
+
+def test_build_all_mlp_writes_a_bundle_per_layer_and_a_rerun_skips_them(capsys, data_dir, tmp_path):
+    argv = ["build", "--model", "tiny-llama", "--source", "all-mlp", "--tokens", "1024", "--ctx-len", "32",
+            "--out", str(tmp_path / "mlp"), "--no-db", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "built 128 features of tiny-llama/0-mlp" in out and "built 128 features of tiny-llama/1-mlp" in out
+    assert "2 of 2 sources built in one pass of 992 tokens" in out
+    stamps = {}
+    for source_id in ("0-mlp", "1-mlp"):
+        bundle = tmp_path / "mlp" / source_id
+        assert (bundle / "run.json").exists() and (data_dir / "runs" / "tiny-llama" / source_id / "run.json").exists()
+        stamps[source_id] = (bundle / "features.parquet").stat().st_mtime_ns
+    assert not (tmp_path / "mlp" / "run.json").exists()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("was already built with these options: skipped (--fresh builds it again)") == 2
+    assert all((tmp_path / "mlp" / i / "features.parquet").stat().st_mtime_ns == t for i, t in stamps.items())
+
+
+@pytest.mark.django_db
+def test_build_a_list_with_an_sae_into_the_database(capsys, data_dir, tmp_path, tiny_llama):
+    from tests.sources.test_sae import _save_with_saelens
+
+    _save_with_saelens(tmp_path / "sae", tiny_llama.d_model, "topk", "blocks.1.hook_resid_post")
+    argv = ["build", "--model", "tiny-llama", "--source", "0-mlp,1-res-sae", "--sae", f"1-res-sae={tmp_path / 'sae'}",
+            "--tokens", "1024", "--ctx-len", "32", "--quiet"]
+    assert main(argv) == 0
+    assert "2 of 2 sources built in one pass" in capsys.readouterr().out
+    from featurepedia.web.catalog.models import Source
+
+    stored = {s.slug: s for s in Source.objects.filter(model__slug="tiny-llama")}
+    assert set(stored) == {"0-mlp", "1-res-sae"}
+    assert all(s.status == Source.Status.READY and s.features.count() == s.n_features for s in stored.values())
+    assert stored["1-res-sae"].n_features == 96 and stored["1-res-sae"].density_threshold == "activation > 0"
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("skipped") == 2
+    Source.objects.filter(slug="0-mlp").update(status=Source.Status.BUILDING)  # as a build cut short leaves it
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "built 128 features of tiny-llama/0-mlp" in out and "tiny-llama/1-res-sae was already built" in out
+    assert Source.objects.get(slug="0-mlp").status == Source.Status.READY
 
 
 def test_public_url_must_be_an_origin():

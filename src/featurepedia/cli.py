@@ -42,29 +42,51 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    build = sub.add_parser("build", help="compute feature dashboards for a model's source and store them",
-                           description="One streaming pass over the corpus computes every feature's top "
-                           "examples, quantile samples, histogram, density, logit effects and neighbours. "
-                           "Interrupted builds resume from their checkpoint when run again with the same "
-                           "options.")
-    _model_source_args(build)
-    build.add_argument("--sae", metavar="PATH", help="the SAE of an SAE source such as 6-res-sae: a SAELens folder "
-                       "(cfg.json + sae_weights.safetensors); a sparsify folder (cfg.json + sae.safetensors, or "
-                       "a folder of those named by hook point, e.g. layers.6); or from the Hugging Face hub "
-                       "(needs internet once; kept in the data dir): saelens:RELEASE/SAE_ID, e.g. "
-                       "saelens:gpt2-small-res-jb/blocks.8.hook_resid_pre, or sparsify:ORG/REPO[/HOOKPOINT]. "
-                       "See docs/saes.md")
-    build.add_argument("--hook", metavar="NAME", help="hook point for the SAE when its cfg.json names none, "
-                       "e.g. blocks.6.hook_resid_post")
+    build = sub.add_parser("build", help="compute feature dashboards for one or more of a model's sources and "
+                           "store them",
+                           description="One streaming pass over the corpus computes every feature's top examples,\n"
+                           "quantile samples, histogram, density, logit effects and neighbours. Several sources\n"
+                           "(--source 6-mlp,6-res-sae,3-mlp or all-mlp) share one pass: the model runs once per batch\n"
+                           "to the deepest of their hook points, and each source gets the results, run folder and\n"
+                           "checkpoint a build of it alone would have (see docs/dashboards.md).\n\n"
+                           "Interrupted builds resume from their checkpoints when run again with the same options;\n"
+                           "the sources of a list that are already built with them are skipped.",
+                           epilog="examples:\n"
+                           "  featurepedia build --model smollm2-135m --source 6-mlp\n"
+                           "  featurepedia build --model smollm2-135m --source 6-mlp,6-res-sae,3-mlp "
+                           "--sae 6-res-sae=/data/saes/6\n"
+                           "  featurepedia build --model smollm2-135m --source all-mlp --out bundles --no-db",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    build.add_argument("--model", required=True, help="model id, e.g. smollm2-135m (see `featurepedia models`), "
+                       "a local folder, or a Hugging Face hub id")
+    build.add_argument("--source", required=True, metavar="ID[,ID...]",
+                       help="source id <layer>-<set>: <layer>-mlp for MLP neurons (e.g. 6-mlp), <layer>-res-sae "
+                       "(any other set) for an SAE given by --sae; or a comma list of ids, built in one pass "
+                       "(e.g. 6-mlp,6-res-sae,3-mlp); all-mlp stands for 0-mlp .. <n_layers-1>-mlp (needs --out, "
+                       "and --no-db or --db)")
+    build.add_argument("--sae", action="append", default=[], metavar="[ID=]PATH",
+                       help="the SAE of an SAE source, once per SAE source (the bare PATH when there is only one), "
+                       "e.g. --sae 6-res-sae=/data/saes/6: a SAELens folder (cfg.json + sae_weights.safetensors); "
+                       "a sparsify folder (cfg.json + sae.safetensors, or a folder of those named by hook point, "
+                       "e.g. layers.6); or from the Hugging Face hub (needs internet once; kept in the data dir): "
+                       "saelens:RELEASE/SAE_ID, e.g. saelens:gpt2-small-res-jb/blocks.8.hook_resid_pre, or "
+                       "sparsify:ORG/REPO[/HOOKPOINT]. See docs/saes.md")
+    build.add_argument("--hook", action="append", default=[], metavar="[ID=]NAME",
+                       help="hook point of an SAE whose cfg.json names none, e.g. 6-res-sae=blocks.6.hook_resid_post "
+                       "(the bare NAME when there is only one SAE source)")
     build.add_argument("--tokens", type=int, default=200_000, help="corpus tokens to read (default 200000)")
     build.add_argument("--corpus", default="default", help="'default' (bundled), a .txt/.jsonl/.parquet file, "
                        "or hf:NAME[:CONFIG][@SPLIT] (needs internet)")
     build.add_argument("--ctx-len", type=int, default=64, help="tokens per context, BOS included (default 64)")
     build.add_argument("--seed", type=int, default=0, help="seed for corpus order and sampling (default 0)")
     build.add_argument("--batch-size", type=int, default=64, help="contexts per forward pass (default 64)")
-    build.add_argument("--out", metavar="DIR", help="also write a Parquet bundle to DIR")
-    build.add_argument("--no-db", action="store_true", help="write only the Parquet bundle (needs --out)")
-    build.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
+    build.add_argument("--out", metavar="DIR", help="also write a Parquet bundle to DIR (for a list of sources, "
+                       "one per source: DIR/<source id>)")
+    build.add_argument("--no-db", action="store_true", help="write only the Parquet bundles (needs --out)")
+    build.add_argument("--db", action="store_true", help="write to the database even with all-mlp (one source per "
+                       "layer), which otherwise refuses to; other builds write to it unless --no-db")
+    build.add_argument("--fresh", action="store_true", help="ignore existing checkpoints (and, for a list, "
+                       "finished sources) and start over")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(func=_cmd_build)
 
@@ -211,21 +233,52 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from featurepedia.corpus.contexts import ContextSpec
     from featurepedia.dashboards import RunConfig
-    from featurepedia.web.catalog.building import build_source
+    from featurepedia.dashboards.source_list import parse_source_list
+    from featurepedia.web.catalog.building import build_source, build_sources
 
     if args.no_db and not args.out:
         raise UsageError("--no-db writes nothing without --out DIR; add --out or drop --no-db")
+    if args.no_db and args.db:
+        raise UsageError("--db and --no-db contradict each other; give one of them")
     if args.tokens < 1:
         raise UsageError(f"--tokens is {args.tokens}; give a positive number of tokens, e.g. 200000")
     if args.tokens < args.ctx_len:
         raise UsageError(f"--tokens {args.tokens} is less than one context of {args.ctx_len} tokens")
+    sources = parse_source_list(args.source, args.sae, args.hook)
+    if sources.all_mlp and not args.out:
+        raise UsageError("--source all-mlp builds the MLP neurons of every layer as Parquet bundles, one per layer "
+                         "in DIR/<layer>-mlp: add --out DIR")
+    if sources.all_mlp and not (args.no_db or args.db):
+        raise UsageError("--source all-mlp would put every layer's neurons in the database (one source per layer); "
+                         "add --no-db to write only the bundles under --out (`featurepedia import DIR/<layer>-mlp` "
+                         "loads the ones you want), or --db to write them all to the database too")
+    out = Path(args.out) if args.out else None
     config = RunConfig(
-        model=args.model, source=args.source, sae_path=args.sae, n_tokens=args.tokens,
-        batch_size=args.batch_size, contexts=ContextSpec(corpus=args.corpus, ctx_len=args.ctx_len, seed=args.seed))
-    info = build_source(config, hook=args.hook, out=Path(args.out) if args.out else None, to_db=not args.no_db,
-                        fresh=args.fresh, progress=not args.quiet)
-    print(f"built {info.source['n_features']} features of {info.model_id}/{info.source['source_id']} from "
-          f"{info.n_tokens:,} tokens in {info.elapsed_s:.1f} s")
+        model=args.model, source=args.source, n_tokens=args.tokens, batch_size=args.batch_size,
+        contexts=ContextSpec(corpus=args.corpus, ctx_len=args.ctx_len, seed=args.seed))
+    if not sources.is_list:
+        request = sources.single()
+        config.sae_path = request.sae_path
+        info = build_source(config, hook=request.hook, out=out, to_db=not args.no_db, fresh=args.fresh,
+                            progress=not args.quiet)
+        print(f"built {info.source['n_features']} features of {info.model_id}/{info.source['source_id']} from "
+              f"{info.n_tokens:,} tokens in {info.elapsed_s:.1f} s")
+        return 0
+    built = build_sources(config, sources, out=out, to_db=not args.no_db, fresh=args.fresh,
+                          progress=not args.quiet)
+    for one in built:
+        info = one.info
+        name = f"{info.model_id}/{one.source_id}"
+        if one.skipped:
+            print(f"{name} was already built with these options: skipped (--fresh builds it again)")
+        else:
+            print(f"built {info.source['n_features']} features of {name} from {info.n_tokens:,} tokens "
+                  f"(finished in {info.timings.get('finalize_s', 0.0):.1f} s)"
+                  + (f" -> {out / one.source_id}" if out else ""))
+    done = [one.info for one in built if not one.skipped]
+    if done:
+        print(f"{len(done)} of {len(built)} sources built in one pass of {done[0].n_tokens:,} tokens in "
+              f"{max(info.elapsed_s for info in done):.1f} s (pass {done[0].timings.get('pass_s', 0.0):.1f} s)")
     return 0
 
 

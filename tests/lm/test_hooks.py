@@ -63,6 +63,23 @@ def test_run_to_stops_at_the_hook_layer(tiny_llama):
     assert called == []
 
 
+def test_run_through_feeds_every_consumer_in_one_pass_to_the_deepest_hook(tiny_llama):
+    ids = _ids(tiny_llama)
+    seen = []
+    names = ["blocks.0.hook_resid_post", "blocks.0.mlp.hook_post", "blocks.0.hook_resid_post"]
+    consumers = [(name, lambda act, i=i: seen.append((i, act.clone()))) for i, name in enumerate(names)]
+    layer_1 = []
+    handle = tiny_llama.blocks[1].register_forward_pre_hook(lambda m, a: layer_1.append(1))
+    try:
+        tiny_llama.run_through(consumers, ids)
+    finally:
+        handle.remove()
+    assert layer_1 == []  # stopped after the deepest hook point (layer 0's output)
+    assert [i for i, _ in seen] == [1, 0, 2]  # in forward order; one hook point's consumers in the order given
+    for i, act in seen:
+        torch.testing.assert_close(act, tiny_llama.run_to(names[i], ids), rtol=0, atol=0)
+
+
 def test_batched_right_padding_matches_single_runs(tiny_llama):
     texts = ["Paris is the capital of France.", "The dog."]
     single = [tiny_llama.run_to("blocks.1.mlp.hook_post", _ids(tiny_llama, t)) for t in texts]

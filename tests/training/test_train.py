@@ -26,7 +26,7 @@ HOOK = "blocks.1.hook_resid_post"
 
 def settings(**kw):
     base = dict(model_id="tiny-gpt2", hook=HOOK, d_sae=128, k=8, tokens=12_288, batch_size=512, ctx_len=32,
-                checkpoint_every=4096, lr_warm_up_steps=5, autocast=False)
+                checkpoint_every=4096, lr_warm_up_steps=5, autocast=False, norm_batches=4)
     return TrainSettings(**{**base, **kw})
 
 

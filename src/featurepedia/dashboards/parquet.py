@@ -72,6 +72,9 @@ class ParquetSink:
 
     def begin(self, run: RunInfo) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        # A bundle is complete once finish() writes run.json: an earlier bundle's must not vouch for the
+        # files rewritten here if this run fails.
+        (self.folder / RUN).unlink(missing_ok=True)
         self._features = pq.ParquetWriter(self.folder / FEATURES, FEATURE_SCHEMA)
         self._examples = pq.ParquetWriter(self.folder / EXAMPLES, EXAMPLE_SCHEMA)
         self._contexts = pq.ParquetWriter(self.folder / CONTEXTS, CONTEXT_SCHEMA)

@@ -40,6 +40,12 @@ class HookPoint:
             return f"blocks.{self.layer}.mlp.hook_post"
         return f"blocks.{self.layer}.hook_resid_post"
 
+    @property
+    def depth(self) -> tuple[int, int]:
+        """Where a forward pass reaches this point, for ordering: by layer, and in a layer the MLP's hidden
+        activations before the block's output."""
+        return self.layer, 0 if self.site == "mlp_post" else 1
+
     @classmethod
     def parse(cls, name: str) -> HookPoint:
         """Parse a TransformerLens-style name; raise :class:`HookPointError` listing valid forms."""

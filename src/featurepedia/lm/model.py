@@ -203,19 +203,46 @@ class LanguageModel:
             [batch, pos, d] activations (d = d_mlp for MLP neurons, d_model for the residual stream).
         """
         captured: list[Tensor] = []
+        self.run_through([(hook_name, captured.append)], input_ids, attention_mask)
+        return captured[0]
 
-        def record(act: Tensor) -> None:
-            captured.append(act)
-            raise StopForward
+    @torch.inference_mode()
+    def run_through(self, consumers: Sequence[tuple[str, Callable[[Tensor], None]]], input_ids: Tensor,
+                    attention_mask: Tensor | None = None) -> None:
+        """Run only as far as the deepest of the consumers' hook points, handing each consumer its hook
+        point's activation as the pass goes by (consumers of one hook point in the order given).
 
-        with self.hooks([(hook_name, record)]):
+        One forward pass serves sources at several layers: asking for layers 3 and 6 costs a pass to layer
+        6, and no activation outlives its consumers. A consumer must leave the activation it is given as it
+        is (later layers read it); one that needs to change it works on a copy.
+
+        Args:
+            consumers: (hook point name, fn) pairs; fn receives [batch, pos, d].
+            input_ids / attention_mask: as for :meth:`run_to`.
+        """
+        names = list(dict.fromkeys(name for name, _ in consumers))
+        reached: set[str] = set()
+
+        def hook_for(name: str) -> HookFn:
+            fns = [fn for hook, fn in consumers if hook == name]
+
+            def consume(act: Tensor) -> None:
+                for fn in fns:
+                    fn(act)
+                reached.add(name)
+                if len(reached) == len(names):
+                    raise StopForward
+
+            return consume
+
+        with self.hooks([(name, hook_for(name)) for name in names]):
             try:
                 self.hf(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
             except StopForward:
                 pass
-        if not captured:
-            raise RuntimeError(f"hook point {hook_name} was never reached in {self.model_id}")
-        return captured[0]
+        missing = [name for name in names if name not in reached]
+        if missing:
+            raise RuntimeError(f"hook point(s) {', '.join(missing)} were never reached in {self.model_id}")
 
     @torch.inference_mode()
     def logits(

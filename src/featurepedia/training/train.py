@@ -73,6 +73,7 @@ class TrainSettings:
     aux_loss_coefficient: float = 1.0 / 32
     jumprelu_l0_coefficient: float = 1.0
     dead_feature_window: int = 250  # steps without firing after which a latent counts as dead
+    norm_batches: int = 50  # batches that estimate the input scale before training
     seed: int = 0
     ctx_len: int = 128
     corpus: str = "default"
@@ -297,7 +298,7 @@ def train_sae(model: LanguageModel, settings: TrainSettings, out: Path, *, resta
         lr_scheduler_name="constant", lr_warm_up_steps=min(settings.lr_warm_up_steps, settings.total_steps // 10),
         lr_decay_steps=decay, autocast=settings.autocast, dead_feature_window=settings.dead_feature_window,
         feature_sampling_window=1000, n_checkpoints=0, checkpoint_path=None, save_final_checkpoint=False,
-        n_batches_for_norm_estimate=50)
+        n_batches_for_norm_estimate=settings.norm_batches)
     spec = ActivationSpec(settings.model_id, settings.hook,
                           ContextSpec(corpus=settings.corpus, ctx_len=settings.ctx_len, seed=settings.seed),
                           part="train")
@@ -319,7 +320,7 @@ def train_sae(model: LanguageModel, settings: TrainSettings, out: Path, *, resta
         _resume(trainer, done[-1], settings)
     elif trainer.activation_scaler.scaling_factor is None:
         trainer.activation_scaler.estimate_scaling_factor(d_in=d_in, data_provider=norm_data,
-                                                          n_batches_for_norm_estimate=50)
+                                                          n_batches_for_norm_estimate=settings.norm_batches)
     trainer.data_provider = provider(trainer.n_training_samples)
     limit = trainer_cfg.total_training_samples if stop_after is None else min(
         stop_after, trainer_cfg.total_training_samples)
