@@ -3,6 +3,10 @@
 A folder holds ``cfg.json`` and ``sae_weights.safetensors`` with W_enc [d_in, d_sae], b_enc [d_sae],
 W_dec [d_sae, d_in] and b_dec [d_in], plus any [d_sae] tensors the architecture names in
 ``extra_tensors``. Activation normalisation: ``none`` or ``constant_norm_rescale``.
+
+Beside them a folder may hold ``eval.json`` (``featurepedia eval-sae``'s figures: fve, l0, dead_frac, ...)
+and ``training.json`` (``featurepedia train-sae``'s settings); both go into the source's config, so a build
+stores them with its dashboards and pages show them without reading the folder.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from featurepedia.sources.base import Source, SourceError
 from featurepedia.sources.sae.registry import sae_architecture
 
 NORMALISATIONS = ("none", "constant_norm_rescale")
+EVALUATION_FILE = "eval.json"
+TRAINING_FILE = "training.json"
 
 
 class SAESource(Source):
@@ -28,6 +34,7 @@ class SAESource(Source):
 
     Attributes:
         extra_tensors: names of the [d_sae] tensors the architecture reads beside the four every SAE has.
+        evaluation / training: the folder's eval.json and training.json, or None where it has none.
     """
 
     kind = "sae"
@@ -53,6 +60,8 @@ class SAESource(Source):
         if d_in != width:
             raise SourceError(f"SAE at {folder} has d_in={d_in} but {hook} of {model.model_id} has width {width}")
         self.weights = read_weights(folder, d_in, d_sae, self.extra_tensors)
+        self.evaluation = read_notes(folder / EVALUATION_FILE)
+        self.training = read_notes(folder / TRAINING_FILE)
         self.apply_b_dec_to_input = bool(cfg.get("apply_b_dec_to_input", True))
         layer = model.hook_point(hook).layer
         if source_id is not None and not source_id.startswith(f"{layer}-"):
@@ -108,8 +117,10 @@ class SAESource(Source):
         return self.weights["W_enc"].dtype
 
     def config(self) -> dict[str, Any]:
+        notes = {name: value for name, value in (("evaluation", self.evaluation), ("training", self.training))
+                 if value is not None}
         return {**super().config(), "path": str(self.path), "architecture": self.architecture,
-                "sae_cfg": self.cfg}
+                "sae_cfg": self.cfg, **notes}
 
 
 def open_sae(model: LanguageModel, path: str | Path, source_id: str | None = None, hook_name: str | None = None,
@@ -147,6 +158,32 @@ def read_cfg(folder: Path) -> dict[str, Any]:
         if not isinstance(cfg.get(key), int):
             raise SourceError(f"{cfg_path} needs an integer {key!r}; found {cfg.get(key)!r}")
     return cfg
+
+
+def read_notes(path: Path) -> dict[str, Any] | None:
+    """An optional JSON object beside the SAE (eval.json, training.json), None when absent. Numbers that
+    are not finite (a NaN figure) become None, which every database's JSON column can store."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SourceError(f"{path} is not valid JSON: {err}; fix or remove it "
+                          "(the SAE works without it)") from None
+    if not isinstance(data, dict):
+        raise SourceError(f"{path} must hold a JSON object, found {type(data).__name__}; fix or remove it "
+                          "(the SAE works without it)")
+    return _finite(data)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def read_weights(folder: Path, d_in: int, d_sae: int, extra: tuple[str, ...] = ()) -> dict[str, Tensor]:
