@@ -107,12 +107,17 @@ def _parser() -> argparse.ArgumentParser:
                           "missing, explain its features, then serve",
                           description="Prepare the embedded model and corpus, build the default source if it is "
                           "missing, give every feature a token-list explanation and create the default campaign, "
-                          "then serve the site while a low-priority background process scores the explanations "
-                          "(resumable: a later run scores what is left). Idempotent: later runs start at once.")
+                          "then serve the site while a low-priority background process builds and explains the "
+                          "SAEs shipped for the model (adding their features to the campaign) and scores the "
+                          "explanations (resumable: a later run does what is left). Idempotent: later runs "
+                          "start at once.")
     _serve_args(demo)
-    demo.add_argument("--tokens", type=int, default=None, help="token budget of the default build "
+    demo.add_argument("--tokens", type=int, default=None, help="token budget of each build "
                       "(default: FEATUREPEDIA_DEMO_TOKENS)")
-    demo.add_argument("--no-serve", action="store_true", help="prepare, build, explain and score, then exit")
+    demo.add_argument("--no-serve", action="store_true", help="prepare, build (the shipped SAEs too), explain "
+                      "and score, then exit")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars, and no word about work already "
+                      "done (how the background process runs)")
     demo.set_defaults(func=_cmd_demo)
 
     explain = sub.add_parser("explain", help="write explanations of stored features with an explainer",
@@ -385,7 +390,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from featurepedia.web.demo import run_demo
 
-    run_demo(tokens=args.tokens, host=args.host, port=args.port, serve_site=not args.no_serve, say=_say)
+    run_demo(tokens=args.tokens, host=args.host, port=args.port, serve_site=not args.no_serve, quiet=args.quiet,
+             say=_say)
     return 0
 
 

@@ -61,7 +61,7 @@ class Settings:
                                          "with 503 and Retry-After.")
     default_model: str = _setting(DEFAULT_MODEL_ID, "Model id built and shown by `featurepedia demo`.")
     default_source: str = _setting(DEFAULT_SOURCE_ID, "Source id built by `featurepedia demo`.")
-    demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source.")
+    demo_tokens: int = _setting(200_000, "Corpus tokens used by `featurepedia demo` to build the default source and each SAE shipped for its model.")
     torch_threads: int = _setting(0, "torch CPU threads; 0 lets torch choose (all cores).")
     api_rate_anonymous: int = _setting(
         120, "API requests one IP address may make per rate window without a valid API key (0: no limit). Behind a "

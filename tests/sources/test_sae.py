@@ -256,3 +256,24 @@ def test_neurons_are_the_identity_basis(tiny_gpt2):
     hidden = torch.randn(2, 3, 256)
     assert torch.equal(source.encode(hidden), hidden)
     assert not source.nonnegative
+
+
+def test_eval_and_training_json_go_into_the_config(tmp_path, tiny_llama):
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32)
+    assert "evaluation" not in source_for(tiny_llama, "1-res-sae", sae_path=tmp_path).config()
+    (tmp_path / "eval.json").write_text('{"fve": 0.75, "l0": 32.0, "ce_loss_recovered": NaN, "n_tokens": 1000}')
+    (tmp_path / "training.json").write_text('{"tokens": 5000000, "k": 32}')
+    config = source_for(tiny_llama, "1-res-sae", sae_path=tmp_path).config()
+    # A NaN figure becomes null: every database's JSON column (PostgreSQL's jsonb too) can store it.
+    assert config["evaluation"] == {"fve": 0.75, "l0": 32.0, "ce_loss_recovered": None, "n_tokens": 1000}
+    assert config["training"] == {"tokens": 5000000, "k": 32}
+    json.dumps(config, allow_nan=False)
+
+
+@pytest.mark.parametrize(("content", "message"), [("{fve", "eval.json is not valid JSON"),
+                                                  ("[1, 2]", "eval.json must hold a JSON object, found list")])
+def test_a_broken_eval_json_is_a_clear_error(tmp_path, tiny_llama, content, message):
+    _write_sae(tmp_path, d_in=tiny_llama.d_model, d_sae=32)
+    (tmp_path / "eval.json").write_text(content)
+    with pytest.raises(SourceError, match=message):
+        source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)

@@ -18,8 +18,14 @@ from featurepedia.training.activations import (
     build_cache,
     rebatch,
 )
-from featurepedia.training.train import SAETrainingError, TrainSettings, checkpoints, sparse_topk_class, to_fp16, \
-    train_sae
+from featurepedia.training.train import (
+    SAETrainingError,
+    TrainSettings,
+    checkpoints,
+    sparse_topk_class,
+    to_fp16,
+    train_sae,
+)
 
 HOOK = "blocks.1.hook_resid_post"
 

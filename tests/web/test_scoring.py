@@ -172,22 +172,36 @@ def test_a_feature_selection_is_indices_or_a_usage_error():
 def test_demo_scores_in_a_background_process_with_a_command_that_scores_what_is_pending(monkeypatch):
     import subprocess
 
-    from featurepedia.web.demo import background_scoring
+    from featurepedia.lm import embedded
+    from featurepedia.settings import reset_settings
+    from featurepedia.web import demo
     from featurepedia.web.explanations.batch import explain_features
 
-    for i in range(3):
+    for i in range(4):  # all 4 features of the planted source: it counts as built
         planted_feature(i)
     features = Source.objects.get(slug="0-res-sae").features.all()
-    assert explain_features(features, "token-list", score=False, progress=False) == 3
+    assert explain_features(features, "token-list", score=False, progress=False) == 4
     assert not ExplanationScore.objects.exists()
     started, said = [], []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
-    assert background_scoring(features, "planted", "0-res-sae", said.append) == "child"
-    assert "scoring 3 explanations in the background" in said[0]
+    assert demo.background_work("planted", "0-res-sae", {}, 1000, said.append) == "child"
+    assert "in the background: score 4 explanations with embedding" in said[0]
     command = started[0]
     assert command[0].endswith("nice") and command[1:3] == ["-n", "10"]  # low priority: the site stays quick
-    # The child's command line, run here: it scores exactly what was pending.
-    assert cli(command[command.index("score"):]) == 0
-    assert ExplanationScore.objects.filter(status="ok").count() == 3
-    assert background_scoring(features, "planted", "0-res-sae", said.append) is None  # nothing left: no process
+    assert command[command.index("demo"):] == ["demo", "--no-serve", "--quiet", "--tokens", "1000"]
+    # The child's command line, run here with the planted source as the default (its model is already
+    # prepared and the test database migrated): it scores exactly what was pending.
+    monkeypatch.setattr(embedded, "prepare", lambda: None)
+    monkeypatch.setattr(demo, "setup", lambda: None)
+    monkeypatch.setenv("FEATUREPEDIA_DEFAULT_MODEL", "planted")
+    monkeypatch.setenv("FEATUREPEDIA_DEFAULT_SOURCE", "0-res-sae")
+    reset_settings()
+    try:
+        assert cli(command[command.index("demo"):]) == 0
+    finally:
+        monkeypatch.delenv("FEATUREPEDIA_DEFAULT_MODEL")
+        monkeypatch.delenv("FEATUREPEDIA_DEFAULT_SOURCE")
+        reset_settings()
+    assert ExplanationScore.objects.filter(status="ok").count() == 4
+    assert demo.background_work("planted", "0-res-sae", {}, 1000, said.append) is None  # nothing left: no process
     assert len(started) == 1

@@ -10,6 +10,10 @@ Two on-disk formats are read (the format is told by the files in the folder, see
 A ``path`` may also name an SAE on the Hugging Face hub (``saelens:RELEASE/SAE_ID``,
 ``sparsify:ORG/REPO[/HOOKPOINT]``): :mod:`featurepedia.sources.sae.remote` downloads it once into the data
 dir and the local copy is read as above.
+
+Beside them a folder may hold ``eval.json`` (``featurepedia eval-sae``'s figures: fve, l0, dead_frac, ...)
+and ``training.json`` (``featurepedia train-sae``'s settings); both go into the source's config, so a build
+stores them with its dashboards and pages show them without reading the folder.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ NORMALISATIONS = ("none", "constant_norm_rescale")
 SAELENS_WEIGHTS = "sae_weights.safetensors"
 # SAELens's residual stream before block L is the one after block L - 1, which is the hook point we read.
 _RESID_PRE = re.compile(r"^blocks\.(\d+)\.hook_resid_pre$")
+EVALUATION_FILE = "eval.json"
+TRAINING_FILE = "training.json"
 
 
 class SAESource(Source):
@@ -45,6 +51,7 @@ class SAESource(Source):
         path: the folder its files are in.
         file_format: ``saelens`` or ``sparsify``.
         origin: the hub spec it was downloaded from (``saelens:...``, ``sparsify:...``), or None.
+        evaluation / training: the folder's eval.json and training.json, or None where it has none.
     """
 
     kind = "sae"
@@ -93,6 +100,8 @@ class SAESource(Source):
             weights = checked_tensors(raw, folder / SAELENS_WEIGHTS, saelens_shapes(d_in, d_sae, self.extra_tensors),
                                       f"from cfg.json (d_in={d_in}, d_sae={d_sae})")
         self.weights = dict(weights)
+        self.evaluation = read_notes(folder / EVALUATION_FILE)
+        self.training = read_notes(folder / TRAINING_FILE)
         self.apply_b_dec_to_input = bool(cfg.get("apply_b_dec_to_input", True))
         if source_id is not None and not any(source_id.startswith(f"{n}-") for n in layer_aliases):
             starts = " or ".join(f"'{n}-'" for n in layer_aliases)
@@ -148,8 +157,10 @@ class SAESource(Source):
         return self.weights["W_enc"].dtype
 
     def config(self) -> dict[str, Any]:
+        notes = {name: value for name, value in (("evaluation", self.evaluation), ("training", self.training))
+                 if value is not None}
         return {**super().config(), "path": str(self.path), "architecture": self.architecture,
-                "format": self.file_format, "origin": self.origin, "sae_cfg": self.cfg}
+                "format": self.file_format, "origin": self.origin, "sae_cfg": self.cfg, **notes}
 
 
 def open_sae(model: LanguageModel, path: str | Path, source_id: str | None = None, hook_name: str | None = None,
@@ -227,6 +238,32 @@ def read_json(cfg_path: Path) -> dict[str, Any]:
     if not isinstance(cfg, dict):
         raise SourceError(f"{cfg_path} must hold a JSON object; found {type(cfg).__name__}")
     return cfg
+
+
+def read_notes(path: Path) -> dict[str, Any] | None:
+    """An optional JSON object beside the SAE (eval.json, training.json), None when absent. Numbers that
+    are not finite (a NaN figure) become None, which every database's JSON column can store."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SourceError(f"{path} is not valid JSON: {err}; fix or remove it "
+                          "(the SAE works without it)") from None
+    if not isinstance(data, dict):
+        raise SourceError(f"{path} must hold a JSON object, found {type(data).__name__}; fix or remove it "
+                          "(the SAE works without it)")
+    return _finite(data)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def read_cfg(folder: Path) -> dict[str, Any]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.db import models
 
 from featurepedia.errors import UnavailableError
+from featurepedia.web.catalog.describe import SAEDetails, feature_noun, kind_label, sae_details, site_words
 
 
 class SourceDataError(UnavailableError):
@@ -54,6 +57,35 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.slug}/{self.slug}"
+
+    @property
+    def is_sae(self) -> bool:
+        return self.kind == "sae"
+
+    @property
+    def feature_noun(self) -> str:
+        """What one of its features is called on pages: "neuron", "SAE feature" (or "feature")."""
+        return feature_noun(self.kind)
+
+    @property
+    def feature_noun_plural(self) -> str:
+        return feature_noun(self.kind, plural=True)
+
+    @property
+    def kind_label(self) -> str:
+        """Its kind as players read it: "MLP neurons" or "SAE features"."""
+        return kind_label(self.kind)
+
+    @property
+    def site_words(self) -> str:
+        """Where its hook point is, in words: "the residual stream after layer 6", "the MLP of layer 6"."""
+        return site_words(self.hook_name)
+
+    @cached_property
+    def sae(self) -> SAEDetails | None:
+        """An SAE source's architecture, width, k and evaluation, as its build stored them; None for neurons
+        and while it is still building."""
+        return sae_details(self.kind, self.config)
 
     @property
     def first_shown(self) -> int:
