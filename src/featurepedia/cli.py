@@ -168,6 +168,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="folder for the SAE and its checkpoints")
     train.add_argument("--cache-dir", default=None, help="record one pass of activations into this fp16 cache "
                        "and reuse it for every epoch (default: stream fresh activations, re-cut each epoch)")
+    train.add_argument("--cache-tokens", type=int, default=None, help="tokens the cache holds (default: one "
+                       "whole pass over the corpus's training part)")
     train.add_argument("--corpus", default="default", help="corpus (as for build; default: the bundled one)")
     train.add_argument("--ctx-len", type=int, default=128, help="tokens per context, BOS included (default 128)")
     train.add_argument("--batch-size", type=int, default=4096, help="tokens per step (default 4096)")
@@ -339,7 +341,7 @@ def _cmd_train_sae(args: argparse.Namespace) -> int:
         model_id=model_id, hook=args.hook, d_sae=args.d_sae, k=args.k, tokens=args.tokens,
         architecture=args.architecture, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         ctx_len=args.ctx_len, corpus=args.corpus, autocast=not args.no_autocast,
-        checkpoint_every=args.checkpoint_every, cache_dir=args.cache_dir)
+        checkpoint_every=args.checkpoint_every, cache_dir=args.cache_dir, cache_tokens=args.cache_tokens)
     model = get_model(model_id)
     model.hook_point(args.hook)  # an unknown hook point fails before any work
     out = train_sae(model, settings, Path(args.out), restart=args.restart, show_bar=not args.quiet)

@@ -95,7 +95,7 @@ def test_training_lowers_the_loss_and_writes_a_folder_saelens_loads(tiny_gpt2, d
 
 @pytest.mark.parametrize("cached", [False, True], ids=["streamed", "cached"])
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tiny_gpt2, data_dir, tmp_path, cached):
-    kw = {"cache_dir": str(tmp_path / "cache")} if cached else {}
+    kw = {"cache_dir": str(tmp_path / "cache"), "cache_tokens": 6_000} if cached else {}
     whole = train_sae(tiny_gpt2, settings(**kw), tmp_path / "whole", show_bar=False)
     parted = tmp_path / "parted"
     train_sae(tiny_gpt2, settings(**kw), parted, stop_after=5_000, show_bar=False)
