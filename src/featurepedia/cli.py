@@ -195,6 +195,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--ce-tokens", type=int, default=20_000, help="held-out tokens for CE and KL "
                           "(default 20000)")
     evaluate.add_argument("--corpus", default="default", help="corpus (default: the bundled one)")
+    evaluate.add_argument("--part", default="heldout", help="corpus part: heldout (default; never trained on) or "
+                          "train (to measure the gap to text the SAE has seen)")
     evaluate.add_argument("--out", default=None, help="also write the JSON to this file")
     evaluate.set_defaults(func=_cmd_eval_sae)
 
@@ -356,7 +358,7 @@ def _cmd_eval_sae(args: argparse.Namespace) -> int:
     from featurepedia.training.evaluate import evaluate_sae
 
     result = evaluate_sae(Path(args.path), model_id=args.model, hook=args.hook, n_tokens=args.tokens,
-                          ce_tokens=args.ce_tokens, corpus=args.corpus, say=_say)
+                          ce_tokens=args.ce_tokens, corpus=args.corpus, say=_say, part=args.part)
     line = json.dumps(result)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from featurepedia.corpus import ContextSpec, context_batches, iter_contexts
+from featurepedia.corpus.contexts import PARTS
 from featurepedia.errors import FeaturepediaError
 from featurepedia.lm.model import LanguageModel
 from featurepedia.sources.sae import SAESource, open_sae
@@ -48,8 +49,12 @@ def _cfg(path: Path) -> dict[str, Any]:
 def evaluate_sae(path: Path, model_id: str | None = None, hook: str | None = None, n_tokens: int = 500_000,
                  ce_tokens: int = 20_000, corpus: str = "default", ctx_len: int | None = None,
                  batch_size: int = 16, say: Callable[[str], None] | None = None,
-                 model: LanguageModel | None = None) -> dict[str, Any]:
-    """The figures of the SAE in ``path`` as a dict (see the module docstring for their definitions)."""
+                 model: LanguageModel | None = None, part: str = "heldout") -> dict[str, Any]:
+    """The figures of the SAE in ``path`` as a dict (see the module docstring for their definitions).
+
+    ``part`` is the corpus part read: ``heldout`` (the default, never trained on) or ``train``, to measure how
+    much better the SAE does on text it has seen (its generalisation gap).
+    """
     from featurepedia.lm import get_model
     from featurepedia.settings import get_settings
 
@@ -65,19 +70,21 @@ def evaluate_sae(path: Path, model_id: str | None = None, hook: str | None = Non
     ctx = min(ctx, 1024)
     spec = ContextSpec(corpus=corpus, ctx_len=ctx, seed=0)
     tell = say or (lambda _text: None)
+    if part not in PARTS:
+        raise SAEEvaluationError(f"unknown corpus part {part!r}; use one of {', '.join(PARTS)}")
     tell(f"evaluating {path} ({sae.architecture}, {sae.n_features} latents at {sae.hook_name} of "
-         f"{model.model_id}) on held-out tokens of corpus {corpus!r}")
-    recon = reconstruction_figures(model, sae, spec, n_tokens, batch_size, tell)
-    loss = loss_figures(model, sae, spec, ce_tokens, max(1, batch_size // 2), tell) if ce_tokens else {}
+         f"{model.model_id}) on {part} tokens of corpus {corpus!r}")
+    recon = reconstruction_figures(model, sae, spec, n_tokens, batch_size, tell, part)
+    loss = loss_figures(model, sae, spec, ce_tokens, max(1, batch_size // 2), tell, part) if ce_tokens else {}
     result = {**recon, **loss, "model_id": model.model_id, "hook": sae.hook_name, "d_sae": sae.n_features,
-              "architecture": sae.architecture, "corpus": corpus, "ctx_len": ctx}
+              "architecture": sae.architecture, "corpus": corpus, "part": part, "ctx_len": ctx}
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in result.items()}
 
 
 @torch.inference_mode()
 def reconstruction_figures(model: LanguageModel, sae: SAESource, spec: ContextSpec, n_tokens: int,
-                           batch_size: int, tell: Callable[[str], None]) -> dict[str, Any]:
-    """fve, L0, dead and dense fractions over up to ``n_tokens`` held-out tokens."""
+                           batch_size: int, tell: Callable[[str], None], part: str = "heldout") -> dict[str, Any]:
+    """fve, L0, dead and dense fractions over up to ``n_tokens`` tokens of the corpus part."""
     per_ctx = spec.ctx_len - 1
     n_contexts = math.ceil(n_tokens / per_ctx)
     d = sae.d_in
@@ -87,7 +94,7 @@ def reconstruction_figures(model: LanguageModel, sae: SAESource, spec: ContextSp
     fired = torch.zeros(sae.n_features, dtype=torch.float64)
     l0_total = 0.0
     seen = 0
-    contexts = iter_contexts(model.tokenizer, spec, n_contexts=n_contexts, part="heldout")
+    contexts = iter_contexts(model.tokenizer, spec, n_contexts=n_contexts, part=part)
     for batch in context_batches(contexts, batch_size):
         x = record(model, sae.hook_name, batch, skip_bos=True)
         if seen + x.shape[0] > n_tokens:
@@ -110,7 +117,7 @@ def reconstruction_figures(model: LanguageModel, sae: SAESource, spec: ContextSp
     if seen == 0:
         raise SAEEvaluationError(f"corpus {spec.corpus!r} has no held-out contexts of {spec.ctx_len} tokens")
     if seen < n_tokens:
-        tell(f"the held-out part holds {seen:,} tokens, fewer than the {n_tokens:,} asked for; all were used")
+        tell(f"the {part} part holds {seen:,} tokens, fewer than the {n_tokens:,} asked for; all were used")
     sst = sum_sq - sum_x.pow(2).sum() / seen
     freq = fired / seen
     return {"fve": float(1.0 - sse / sst), "l0": l0_total / seen, "dead_frac": float((fired == 0).double().mean()),
@@ -120,7 +127,7 @@ def reconstruction_figures(model: LanguageModel, sae: SAESource, spec: ContextSp
 
 @torch.inference_mode()
 def loss_figures(model: LanguageModel, sae: SAESource, spec: ContextSpec, ce_tokens: int, batch_size: int,
-                 tell: Callable[[str], None]) -> dict[str, Any]:
+                 tell: Callable[[str], None], part: str = "heldout") -> dict[str, Any]:
     """Clean, spliced and zero-ablated next-token CE and KL(clean || spliced) over about ``ce_tokens``."""
     counted = spec.ctx_len - 2  # predictions made after the BOS position and before the last token
     if counted < 1:
@@ -139,7 +146,7 @@ def loss_figures(model: LanguageModel, sae: SAESource, spec: ContextSpec, ce_tok
 
     totals = {"clean": 0.0, "sae": 0.0, "zero": 0.0, "kl": 0.0}
     seen = 0
-    contexts = iter_contexts(model.tokenizer, spec, n_contexts=n_contexts, part="heldout")
+    contexts = iter_contexts(model.tokenizer, spec, n_contexts=n_contexts, part=part)
     for batch in context_batches(contexts, batch_size):
         ids = batch.to(model.device)
         targets = ids[:, 2:]
