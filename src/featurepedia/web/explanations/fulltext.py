@@ -108,6 +108,11 @@ def ensure_installed(using: str = "default", **kwargs: Any) -> None:
     _install_sqlite(conn)
 
 
+def available() -> bool:
+    """Whether this database can search by words (SQLite's FTS5 or PostgreSQL's full text)."""
+    return connection.vendor in ("sqlite", "postgresql")
+
+
 def text_search(matching: QuerySet[Any], query: str, offset: int, limit: int) -> tuple[list[tuple[int, float]], int]:
     """Rank the explanations of ``matching`` that contain the query's words; returns ((id, score) page, total).
 

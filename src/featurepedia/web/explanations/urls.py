@@ -1,8 +1,9 @@
-"""Explanation actions: /explanations/<id>/vote|report|publish|delete, /features/<id>/explain."""
+"""Explanation actions (/explanations/<id>/vote|report|publish|delete, /features/<id>/explain) and the
+explanation search page (/search/explanations/)."""
 
 from django.urls import path
 
-from featurepedia.web.explanations import views
+from featurepedia.web.explanations import search_page, views
 
 urlpatterns = [
     path("explanations/<int:pk>/vote", views.vote, name="explanation-vote"),
@@ -10,4 +11,5 @@ urlpatterns = [
     path("explanations/<int:pk>/publish", views.publish_draft, name="draft-publish"),
     path("explanations/<int:pk>/delete", views.delete_draft, name="draft-delete"),
     path("features/<int:feature_id>/explain", views.write, name="explanation-write"),
+    path("search/explanations/", search_page.explanation_search, name="explanation-search"),
 ]
