@@ -18,6 +18,13 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Steering generates with a bf16 copy of the model where the CPU has native bf16; tests compare generations
+# with the float32 model's, so they use float32 unless a test asks for the copy (test_service does).
+os.environ.setdefault("FEATUREPEDIA_GENERATION_DTYPE", "float32")
+# pytest-django read the settings (through the Django settings module) before this file ran.
+from featurepedia.settings import reset_settings  # noqa: E402
+
+reset_settings()
 
 # The real model's converted cache lives in the developer's data dir (or a shared one in CI) so it is
 # converted once per machine, not once per test run.

@@ -177,3 +177,21 @@ def test_closing_fails_the_waiting_requests_and_refuses_new_ones(make_service, g
         waiting.result()
     with pytest.raises(Exception, match="shut down"):
         service.submit(ActivationsQuery(MODEL, "1-mlp", [0], [TEXTS[1]]))
+
+
+def test_steering_generates_with_the_generation_copy_in_its_dtype(make_service):
+    from featurepedia.inference.generation import generate_rows
+    from featurepedia.inference.service import resolve_generation_dtype
+
+    service = make_service(generation_dtype=torch.bfloat16)
+    copy = service.generation_model()
+    assert copy.dtype == torch.bfloat16 and service.model.dtype == torch.float32
+    assert copy is get_model(MODEL, dtype=torch.bfloat16)  # one copy, from the pool
+    sampling = Sampling(n_tokens=6, temperature=0.0, seed=1)
+    unsteered = service.run(SteerQuery(MODEL, TEXTS[1], [SteeredFeature("1-mlp", 3, 0.0)], sampling=sampling))
+    plain = generate_rows(copy, [copy.to_tokens(TEXTS[1])], sampling)[0]
+    assert unsteered.steered.token_ids == plain.token_ids == unsteered.default.token_ids
+    steered = service.run(SteerQuery(MODEL, TEXTS[1], [SteeredFeature("1-mlp", 3, 40.0)], sampling=sampling))
+    assert steered.steered.token_ids != steered.default.token_ids
+    assert resolve_generation_dtype("float32") == torch.float32
+    assert resolve_generation_dtype("auto") in (torch.float32, torch.bfloat16)

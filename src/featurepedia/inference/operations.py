@@ -86,7 +86,8 @@ def run_activation_batch(model: LanguageModel, requests: Sequence[ActivationRequ
     return list(batch_activations(model, requests, limits))
 
 
-def run_query(sources: SourceCache, query: Query, limits: Limits) -> Any:
+def run_query(sources: SourceCache, query: Query, limits: Limits,
+              generator: Callable[[], LanguageModel] | None = None) -> Any:
     """The answer to one query (activation queries normally go through the batch path instead)."""
     model = sources.model
     if isinstance(query, ActivationsQuery):
@@ -112,6 +113,8 @@ def run_query(sources: SourceCache, query: Query, limits: Limits) -> Any:
             raise UsageError(f"attribution method {query.method!r} is unknown; use one of {', '.join(METHODS)}")
         return ablation_attribution(model, source, query.index, query.text, query.target,
                                     include_target=query.include_target, positions=query.positions, limits=limits)
+    if isinstance(query, SteerQuery | SteerChatQuery) and generator is not None:
+        model = generator()  # the generation copy (bf16 where that is faster); same weights, same hook points
     if isinstance(query, SteerQuery):
         return steer(model, query.prompt, _steered(sources, query.features), sampling=query.sampling,
                      strength_multiplier=query.strength_multiplier, limits=limits)

@@ -34,7 +34,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import torch
@@ -51,8 +51,17 @@ from featurepedia.inference.operations import (
     run_activation_batch,
     run_query,
 )
-from featurepedia.inference.queries import OPERATION_OF, ActivationsQuery, Query, texts_of
+from featurepedia.inference.queries import (
+    OPERATION_OF,
+    ActivationsQuery,
+    Query,
+    SteerChatQuery,
+    SteerQuery,
+    texts_of,
+)
+from featurepedia.lm.model import LanguageModel
 from featurepedia.lm.pool import get_model
+from featurepedia.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +150,15 @@ class InferenceService:
 
     def __init__(self, model_id: str, *, source_path: SourcePath = neurons_only, limits: Limits = DEFAULT_LIMITS,
                  queue_size: int = 32, timeout_s: float = 30.0, batch_tokens: int = 4096,
-                 dtype: torch.dtype = torch.float32, device: str = "cpu") -> None:
+                 dtype: torch.dtype = torch.float32, device: str = "cpu",
+                 generation_dtype: torch.dtype | None = None) -> None:
         if queue_size < 1 or not timeout_s > 0 or batch_tokens < 1:
             raise UsageError(f"the inference service needs queue_size >= 1, timeout_s > 0 and batch_tokens >= 1; "
                              f"got {queue_size}, {timeout_s}, {batch_tokens}")
         self.model_id = model_id
         self.model = get_model(model_id, dtype=dtype, device=device)
+        self.generation_dtype = generation_dtype or resolve_generation_dtype(get_settings().generation_dtype)
+        self._device = device
         self.limits = limits
         self.queue_size = queue_size
         self.timeout_s = timeout_s
@@ -160,6 +172,19 @@ class InferenceService:
         self._seconds_per_request = 0.5  # running average, for Retry-After
         self._worker = threading.Thread(target=self._work, name=f"inference {model_id}", daemon=True)
         self._worker.start()
+
+    def generation_model(self) -> LanguageModel:
+        """The model steering generates with: the service's own, or its copy in ``generation_dtype`` (loaded
+        from the pool on the first steering request)."""
+        if self.generation_dtype == self.model.dtype:
+            return self.model
+        try:
+            return get_model(self.model_id, dtype=self.generation_dtype, device=self._device)
+        except Exception as err:  # a model the pool cannot load again (one put in it by hand): keep to ours
+            log.warning("steering on %s stays in %s: its %s copy could not be loaded (%s)", self.model_id,
+                        self.model.dtype, self.generation_dtype, err)
+            self.generation_dtype = self.model.dtype
+            return self.model
 
     # -- callers' side ---------------------------------------------------------------------------------
     def run(self, query: Query) -> Any:
@@ -236,10 +261,11 @@ class InferenceService:
             if isinstance(head.query, ActivationsQuery):
                 self._run_activations(head)
             else:
-                self._run([head], functools.partial(self._answer, head.query))
+                extra = [self.generation_model()] if isinstance(head.query, SteerQuery | SteerChatQuery) else []
+                self._run([head], functools.partial(self._answer, head.query), also=extra)
 
     def _answer(self, query: Query) -> list[Any]:
-        return [run_query(self._sources, query, self.limits)]
+        return [run_query(self._sources, query, self.limits, generator=self.generation_model)]
 
     def _still_wanted(self, pending: Pending) -> bool:
         if pending.wanted():
@@ -283,11 +309,13 @@ class InferenceService:
                 self._count("batched_requests", len(jobs))
             self._run(jobs, lambda: run_activation_batch(self.model, requests, self.limits))
 
-    def _run(self, jobs: list[Pending], compute: Callable[[], Sequence[Any]]) -> None:
-        """Run ``compute()`` (one answer per job) with the deadline hook of the latest deadline."""
+    def _run(self, jobs: list[Pending], compute: Callable[[], Sequence[Any]],
+             also: Sequence[LanguageModel] = ()) -> None:
+        """Run ``compute()`` (one answer per job) with the deadline hook of the latest deadline on the model
+        and on the models in ``also`` (the generation copy, for steering)."""
         start = time.monotonic()
         try:
-            with self._model_lock, self._deadline(max(j.deadline for j in jobs)):
+            with self._model_lock, self._deadline(max(j.deadline for j in jobs), also):
                 answers = compute()
         except _Expired:
             self._count("timed_out", len(jobs))
@@ -307,13 +335,16 @@ class InferenceService:
         self._seconds_per_request = 0.8 * self._seconds_per_request + 0.2 * per_request
 
     @contextmanager
-    def _deadline(self, deadline: float) -> Iterator[None]:
+    def _deadline(self, deadline: float, also: Sequence[LanguageModel] = ()) -> Iterator[None]:
         def check(act: torch.Tensor) -> None:
             if time.monotonic() > deadline:
                 raise _Expired
 
         # Every layer, so that a long forward pass (a big ablation batch) stops within a layer's time too.
-        with self.model.hooks([(f"blocks.{layer}.mlp.hook_post", check) for layer in range(self.model.n_layers)]):
+        with ExitStack() as stack:
+            for model in [self.model, *(m for m in also if m is not self.model)]:
+                stack.enter_context(model.hooks([(f"blocks.{layer}.mlp.hook_post", check)
+                                                 for layer in range(model.n_layers)]))
             yield
 
 
@@ -326,3 +357,12 @@ def check_input(query: Query, limits: Limits) -> None:
             raise UsageError(f"the text is {len(text):,} characters; the limit is {limits.max_chars:,}")
         if not isinstance(text, str) and len(text) > limits.max_tokens:
             raise UsageError(f"the text is {len(text):,} tokens; the limit is {limits.max_tokens:,}: shorten it")
+
+
+def resolve_generation_dtype(name: str) -> torch.dtype:
+    """``auto`` is bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX), else float32."""
+    if name == "auto":
+        native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or \
+            getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+        return torch.bfloat16 if native else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
