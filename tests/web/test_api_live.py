@@ -259,7 +259,12 @@ def test_a_full_queue_answers_503_with_retry_after_and_the_server_lives_on(live,
     answers: list[Any] = []
 
     def ask() -> None:
-        answers.append(post("/api/search-topk-by-token", body))
+        from django.db import connection
+
+        try:
+            answers.append(post("/api/search-topk-by-token", body))
+        finally:
+            connection.close()  # this thread's own connection (the test client does not close it)
 
     threads = [threading.Thread(target=ask) for _ in range(32)]
     for t in threads:
