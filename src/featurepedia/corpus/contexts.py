@@ -13,7 +13,7 @@ import hashlib
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
@@ -21,6 +21,7 @@ from torch import Tensor
 from featurepedia.corpus.readers import CorpusError, iter_documents
 
 SHUFFLE_BUFFER = 10_000
+T = TypeVar("T")
 PARTS = ("train", "heldout")
 HELDOUT_FRACTION = 0.25  # of documents, by a hash of their text: the same split on every machine
 
@@ -99,7 +100,7 @@ def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = No
     stream: list[int] = []
     made = 0
     seen_text = False
-    for batch in _batched(shuffled_documents(spec, part), 256):
+    for batch in batched(shuffled_documents(spec, part), 256):
         seen_text = True
         for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
             stream.extend(ids)
@@ -123,8 +124,9 @@ def iter_contexts(tokenizer: Any, spec: ContextSpec, n_contexts: int | None = No
             f"give a longer corpus or a context length of at most {len(stream) + spec.ctx_len - body}")
 
 
-def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter); itertools.batched needs Python 3.12."""
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:

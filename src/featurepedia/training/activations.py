@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from featurepedia.corpus import ContextSpec, context_batches, iter_contexts
+from featurepedia.corpus.contexts import batched
 from featurepedia.errors import FeaturepediaError
 from featurepedia.lm.model import LanguageModel
 
@@ -71,17 +72,6 @@ def epoch_contexts(model: LanguageModel, spec: ActivationSpec, epoch: int) -> It
     return iter_contexts(model.tokenizer, ctx_spec, part=spec.part)
 
 
-def _chunks(contexts: Iterable[list[int]], size: int) -> Iterator[list[list[int]]]:
-    chunk: list[list[int]] = []
-    for ctx in contexts:
-        chunk.append(ctx)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _seed(*parts: int) -> int:
     """A stable 63-bit seed from integers (Python's tuple hash is stable for ints, but say it outright)."""
     value = 1469598103934665603
@@ -116,7 +106,7 @@ class StreamingActivations:
         epoch = 0
         while True:
             produced = False
-            for c, chunk in enumerate(_chunks(epoch_contexts(self.model, self.spec, epoch), self.chunk_contexts)):
+            for c, chunk in enumerate(batched(epoch_contexts(self.model, self.spec, epoch), self.chunk_contexts)):
                 produced = True
                 n = len(chunk) * per_ctx
                 if skip >= n:  # before the resume point: tokenised, never run through the model
@@ -188,7 +178,7 @@ def build_cache(model: LanguageModel, spec: ActivationSpec, cache_dir: Path, max
     contexts = epoch_contexts(model, spec, 0)
     seen = 0
     with data_path.open("ab") as fh:
-        for chunk in _chunks(contexts, chunk_contexts):
+        for chunk in batched(contexts, chunk_contexts):
             if limit is not None and seen >= limit:
                 break
             if limit is not None:

@@ -25,7 +25,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,6 @@ class TrainSettings:
     checkpoint_every: int = 2_000_000  # tokens
     cache_dir: str | None = None  # an fp16 activation cache several epochs reuse; None streams
     cache_tokens: int | None = None  # tokens the cache holds (None: one whole pass over the training part)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -101,7 +100,6 @@ class TrainSettings:
         """What must match for a checkpoint to be resumed by this run."""
         data = asdict(self)
         data.pop("checkpoint_every")
-        data.pop("extra")
         return data
 
 
