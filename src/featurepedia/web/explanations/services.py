@@ -7,11 +7,12 @@ all. Scoring runs after the explanation is committed: a scorer that fails leaves
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
 
 from featurepedia.errors import FeaturepediaError
 from featurepedia.interp import MAX_EXPLANATION_CHARS
@@ -46,11 +47,36 @@ class SubmitResult:
 # descending), then oldest.
 BEST_FIRST = ("-ups", F("best_score").desc(nulls_last=True), "created")
 
+# An app above this one may rank explanations from its own evidence (the game's This-vs-That comparisons,
+# game/versus.py): given feature ids, it returns, for the features whose ranking it vouches for, their
+# explanation ids best first. Those features are ordered by it (unlisted explanations after, by BEST_FIRST);
+# the others keep BEST_FIRST.
+Ranker = Callable[[list[int]], dict[int, list[int]]]
+_RANKERS: dict[str, Ranker] = {}
+
+
+def register_ranker(name: str, ranker: Ranker) -> None:
+    """Let ``ranker`` order the explanations of the features it ranks; one ranker at most (else ValueError)."""
+    if _RANKERS:
+        raise ValueError(f"an explanation ranker is already registered ({', '.join(_RANKERS)}); not adding {name!r}")
+    _RANKERS[name] = ranker
+
+
+def ranked(feature_ids: list[int]) -> dict[int, list[int]]:
+    """The registered ranker's orders for these features (empty without one)."""
+    return next(iter(_RANKERS.values()))(feature_ids) if _RANKERS and feature_ids else {}
+
 
 def visible(feature: Feature | int) -> QuerySet[Explanation]:
     """Live explanations of a feature, hiding those of banned players, with vote tallies and default score."""
     feature_id = feature if isinstance(feature, int) else feature.pk
-    return _live(Explanation.objects.filter(feature_id=feature_id)).order_by(*BEST_FIRST)
+    order = ranked([feature_id]).get(feature_id)
+    rows = _live(Explanation.objects.filter(feature_id=feature_id))
+    if not order:
+        return rows.order_by(*BEST_FIRST)
+    position = Case(*[When(pk=pk, then=Value(i)) for i, pk in enumerate(order)], default=Value(len(order)),
+                    output_field=IntegerField())
+    return rows.annotate(ranked_position=position).order_by("ranked_position", *BEST_FIRST)
 
 
 def _live(explanations: QuerySet[Explanation]) -> QuerySet[Explanation]:
@@ -66,8 +92,15 @@ def _live(explanations: QuerySet[Explanation]) -> QuerySet[Explanation]:
 
 def best_explanations(feature_ids: list[int]) -> dict[int, Explanation]:
     """The top visible explanation of each feature (as its page ranks them), for a page of features at once."""
+    orders = ranked(list(feature_ids))
     best: dict[int, Explanation] = {}
-    for e in _live(Explanation.objects.filter(feature_id__in=feature_ids)).order_by("feature_id", *BEST_FIRST):
+    rows = list(_live(Explanation.objects.filter(feature_id__in=feature_ids)).order_by("feature_id", *BEST_FIRST))
+    by_id = {e.pk: e for e in rows}
+    for feature_id, order in orders.items():
+        top = next((by_id[pk] for pk in order if pk in by_id), None)
+        if top is not None:
+            best[feature_id] = top
+    for e in rows:
         best.setdefault(e.feature_id, e)
     return best
 

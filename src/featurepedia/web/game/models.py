@@ -1,4 +1,5 @@
-"""Game data: players' profiles, campaigns, flags on features/explanations, and every play as an event."""
+"""Game data: players' profiles, campaigns, flags on features/explanations, every play as an event, and the
+answers of the This-vs-That and Odd-one-out modes."""
 
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ class Flag(models.Model):
         EXPLICIT = "explicit", "explicit clues"
         SPAM = "spam", "spam or abuse (report)"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="flags")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="flags", help_text="empty: raised automatically (see the note)")
     feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="flags")
     explanation = models.ForeignKey(Explanation, null=True, blank=True, on_delete=models.CASCADE,
                                     related_name="flags")
@@ -110,6 +112,8 @@ class PlayEvent(models.Model):
         SKIP = "skip"
         POLYSEMANTIC = "polysemantic"
         NONE_FIT = "none-fit"
+        VERSUS = "versus", "this vs that"
+        ODD_ONE = "odd-one", "odd one out"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plays")
     feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="plays")
@@ -126,3 +130,101 @@ class PlayEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.action} {self.feature} +{self.points}"
+
+
+class Comparison(models.Model):
+    """One This-vs-That answer: which of two explanations of a feature fits its clues better, or neither.
+
+    The pair is stored in id order (first.pk < second.pk), whichever side each was shown on, so a player
+    answers a pair once (a constraint). A visitor's answer carries their session's token until they sign up.
+    """
+
+    class Choice(models.TextChoices):
+        FIRST = "first", "the first is better"
+        SECOND = "second", "the second is better"
+        BOTH_BAD = "both-bad", "both are bad"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="comparisons")
+    visitor = models.CharField(max_length=32, blank=True, db_index=True,
+                               help_text="an anonymous visitor's token, until they sign up")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="comparisons")
+    first = models.ForeignKey(Explanation, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Explanation, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=8, choices=Choice.choices)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "first", "second"], condition=models.Q(user__isnull=False),
+                                    name="one_comparison_per_user"),
+            models.UniqueConstraint(fields=["visitor", "first", "second"], condition=~models.Q(visitor=""),
+                                    name="one_comparison_per_visitor"),
+            models.CheckConstraint(condition=models.Q(first__lt=models.F("second")),
+                                   name="comparison_pair_in_id_order"),
+            models.CheckConstraint(condition=models.Q(user__isnull=False) | ~models.Q(visitor=""),
+                                   name="comparison_has_a_player"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.visitor} {self.first_id} vs {self.second_id}: {self.choice}"
+
+
+class OddOneRound(models.Model):
+    """An Odd-one-out item: short snippets of a feature's clues and one intruder, in the order shown.
+
+    The snippets are stored (tokens and the marked token), not referenced, so a rebuilt source leaves the
+    answers readable.
+    """
+
+    class Intruder(models.TextChoices):
+        OTHER_FEATURE = "other-feature", "a clue of another feature"
+        NOT_FIRING = "not-firing", "a text where the feature does not fire"
+
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="odd_one_rounds")
+    snippets = models.JSONField(help_text='[{"tokens": [...], "mark": position of the marked token}, ...]')
+    odd = models.PositiveSmallIntegerField(help_text="position of the intruder among the snippets")
+    intruder = models.CharField(max_length=16, choices=Intruder.choices)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["feature", "created"]
+
+    def __str__(self) -> str:
+        return f"odd one out {self.pk} of {self.feature}"
+
+
+class OddOneAnswer(models.Model):
+    """One Odd-one-out answer: the snippet picked as the odd one, or none ("they are all alike").
+
+    One answer per player and feature (a constraint): a player sees one round of each feature, so the
+    feature's consistency counts independent people.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="odd_one_answers")
+    visitor = models.CharField(max_length=32, blank=True, db_index=True,
+                               help_text="an anonymous visitor's token, until they sign up")
+    round = models.ForeignKey(OddOneRound, on_delete=models.CASCADE, related_name="answers")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="odd_one_answers")
+    pick = models.PositiveSmallIntegerField(null=True, blank=True,
+                                            help_text="position picked as odd; empty: they are all alike")
+    found = models.BooleanField(help_text="whether the pick was the intruder")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "feature"], condition=models.Q(user__isnull=False),
+                                    name="one_odd_one_answer_per_user"),
+            models.UniqueConstraint(fields=["visitor", "feature"], condition=~models.Q(visitor=""),
+                                    name="one_odd_one_answer_per_visitor"),
+            models.CheckConstraint(condition=models.Q(user__isnull=False) | ~models.Q(visitor=""),
+                                   name="odd_one_answer_has_a_player"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.visitor} round {self.round_id}: {self.pick}"

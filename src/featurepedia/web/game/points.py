@@ -24,6 +24,19 @@ POINTS = {
     PlayEvent.Action.SKIP: 0,
 }
 
+# This-vs-That and Odd-one-out (versus.py, oddone.py; docs/game.md): each answer is stored once per player and
+# item (a database constraint), so their points are per answer, not once per feature. Skipping earns nothing.
+PER_ANSWER = {
+    PlayEvent.Action.VERSUS: 1,  # a choice between two explanations, "both bad" included
+    PlayEvent.Action.ODD_ONE: 1,  # any answer, "they are all alike" included ...
+}
+ODD_ONE_FOUND_BONUS = 1  # ... plus this when the pick was the intruder: looking closely pays more than guessing
+
+
+def odd_one_points(found: bool) -> int:
+    """What an Odd-one-out answer earns."""
+    return PER_ANSWER[PlayEvent.Action.ODD_ONE] + (ODD_ONE_FOUND_BONUS if found else 0)
+
 
 def record(user: AbstractBaseUser, feature: Feature, action: str, campaign: Campaign | None = None,
            explanation: Explanation | None = None) -> PlayEvent:
