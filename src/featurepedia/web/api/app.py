@@ -19,8 +19,10 @@ from featurepedia.web.api.routes import (
     explanations,
     feature,
     game,
+    oddone,
     search,
     steering,
+    versus,
 )
 
 DESCRIPTION = """\
@@ -29,10 +31,10 @@ Featurepedia's public API.
 **Neuronpedia-compatible routes** (singular names, e.g. `GET /api/feature/{model}/{source}/{index}`) answer in
 Neuronpedia's shapes and field names, so the `neuronpedia` Python client works against this site
 (`USE_LOCALHOST=true` with `featurepedia serve --port 3000`). **Our own routes** (plural names: `/api/models`,
-`/api/features/...`, `/api/explanations/...`, `/api/campaigns`, `/api/leaderboard`, `/api/attribution`) use snake_case and are paged
+`/api/features/...`, `/api/explanations/...`, `/api/campaigns`, `/api/leaderboard`, `/api/attribution`, `/api/versus/...`, `/api/odd-one-out/...`) use snake_case and are paged
 with `limit` and `offset`.
 
-Every route also answers with a trailing slash. Reading, live activations, search and steering need no key. Writing (explanations, votes) needs an
+Every route also answers with a trailing slash. Reading, live activations, search and steering need no key. Writing (explanations, votes, This-vs-That choices, Odd-one-out answers) needs an
 API key, made on your profile page and sent as `X-Api-Key`; a missing or unknown key is simply anonymous.
 Requests are rate-limited per key, or per address without one (429 with `Retry-After`).
 
@@ -74,3 +76,5 @@ api.add_router("", search.router)
 api.add_router("", steering.router)
 api.add_router("", attribution.router)
 api.add_router("", explanation_search.router)
+api.add_router("", versus.router)
+api.add_router("", oddone.router)

@@ -112,8 +112,8 @@ class PlayEvent(models.Model):
         SKIP = "skip"
         POLYSEMANTIC = "polysemantic"
         NONE_FIT = "none-fit"
-        VERSUS = "versus", "this vs that"
-        ODD_ONE = "odd-one", "odd one out"
+        VERSUS = "versus"  # This-vs-That
+        ODD_ONE = "odd-one"  # Odd-one-out
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plays")
     feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="plays")

@@ -28,7 +28,9 @@ import numpy as np
 # PRIOR_SLOPE * (score - PRIOR_CENTER), so 0.9 -> +1.2 and 0.5 -> -1.2. Starting points; tune with data.
 PRIOR_CENTER = 0.7
 PRIOR_SLOPE = 6.0
-PRIOR_SD = 1.0  # about as informative as a few comparisons: 5-10 consistent choices overturn a score gap of 1
+# How much a score counts against people: about 7 consistent choices overturn a score gap of 0.3 (1.8 in
+# rating), 2 or 3 a gap of 0.1; a tie in score is decided by the first choice.
+PRIOR_SD = 0.5
 BOTH_BAD_WEIGHT = 0.5  # each of the two losses to the reference
 REFERENCE = -1  # stands for the just-good-enough explanation in an Outcome
 
