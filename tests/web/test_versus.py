@@ -176,3 +176,10 @@ def test_simulated_players_rank_explanations_in_their_true_order(world):
     fr = versus.feature_ranking(feature)
     assert fr.comparisons == 90 and fr.people == 30
     assert [r.explanation for r in fr.rated] == explanations
+
+
+def test_one_explanation_ranker_at_most():
+    from featurepedia.web.explanations.services import register_ranker
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_ranker("another", lambda feature_ids: {})

@@ -24,6 +24,7 @@ from featurepedia.web.game.snippets import short_clues
 
 SKIPPED = "game.versus.skipped"
 SHOWN_CLUES = 4  # on the first screen; the rest behind "more clues"
+STACK_ABOVE = 60  # characters: a longer explanation reads better across a phone's whole width
 
 
 def _skipped(request: HttpRequest) -> set[tuple[int, int]]:
@@ -53,6 +54,7 @@ def play(request: HttpRequest, campaign: str) -> HttpResponse:
         "campaign": camp, "feature": feature, "src": feature.source, "prefs": prefs,
         "clues": clues[:SHOWN_CLUES], "more_clues": clues[SHOWN_CLUES:],
         "sides": [("A", left, author_label(left)), ("B", right, author_label(right))],
+        "stacked": max(len(left.text), len(right.text)) > STACK_ABOVE,
         "answered": Comparison.objects.filter(player.answers()).count() if player.user or player.visitor else 0,
         "per_answer": points.PER_ANSWER[PlayEvent.Action.VERSUS],
         "feature_url": reverse("feature", args=[feature.source.model.slug, feature.source.slug, feature.index]),
