@@ -129,6 +129,11 @@ def test_a_planted_polysemantic_feature_is_less_consistent_and_gets_flagged(worl
     flag = Flag.objects.get(feature=poly)
     assert flag.user is None and flag.kind == "polysemantic" and flag.note.startswith("odd-one-out")
     assert c_poly.flagged and not c_mono.flagged and not Flag.objects.filter(feature=mono).exists()
+    Flag.objects.filter(pk=flag.pk).update(resolved=True)  # an admin looked at it
+    late = Player(visitor="late")
+    oddone.answer(late, oddone.round_for(poly, late, rng=rng), None)
+    flag.refresh_from_db()
+    assert flag.resolved and "from 21 answers" in flag.note and not oddone.consistency(poly).flagged
 
 
 def test_the_measure_and_the_flag_rule():

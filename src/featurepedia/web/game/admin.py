@@ -1,4 +1,5 @@
-"""Moderation in Django's admin: campaigns, flags and reports, plays, profiles; banning keeps all data.
+"""Moderation in Django's admin: campaigns, flags and reports, plays, profiles, This-vs-That and Odd-one-out
+answers; banning keeps all data.
 
 Every admin action is written to Django's admin log (LogEntry), so moderation leaves a trail.
 """
@@ -10,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from featurepedia.web.explanations.models import Explanation
-from featurepedia.web.game.models import Campaign, Flag, PlayEvent, Profile
+from featurepedia.web.game.models import Campaign, Comparison, Flag, OddOneAnswer, PlayEvent, Profile
 
 
 @admin.register(Campaign)
@@ -75,4 +76,21 @@ class PlayEventAdmin(admin.ModelAdmin):
     list_display = ["user", "action", "feature", "points", "campaign", "created"]
     list_filter = ["action", "campaign"]
     raw_id_fields = ["user", "feature", "explanation"]
+    date_hierarchy = "created"
+
+
+# This-vs-That and Odd-one-out answers, for moderation (a spammer's answers can be deleted with them).
+@admin.register(Comparison)
+class ComparisonAdmin(admin.ModelAdmin):
+    list_display = ["feature", "first", "second", "choice", "user", "visitor", "created"]
+    list_filter = ["choice"]
+    raw_id_fields = ["user", "feature", "first", "second", "campaign"]
+    date_hierarchy = "created"
+
+
+@admin.register(OddOneAnswer)
+class OddOneAnswerAdmin(admin.ModelAdmin):
+    list_display = ["feature", "round", "pick", "found", "user", "visitor", "created"]
+    list_filter = ["found"]
+    raw_id_fields = ["user", "feature", "round", "campaign"]
     date_hierarchy = "created"

@@ -11,7 +11,7 @@ The measure (``measure``): with f of n answers finding the intruder, the rate's 
 Beta(1 + f, 1 + n - f); consistency is that rate corrected for chance (1/k for k snippets: 0 = no better than
 a random pick, 1 = always found), with a 90% interval. A feature with at least FLAG_MIN_ANSWERS answers whose
 interval lies below FLAG_BELOW is flagged polysemantic automatically (a Flag with no user); the flag is
-resolved if the interval later lies above it.
+resolved if the interval later lies above it (and stays resolved once an admin resolved it).
 """
 
 from __future__ import annotations
@@ -215,21 +215,16 @@ def consistency(feature: Feature | int) -> Consistency:
 
 
 def update_flag(feature_id: int) -> Consistency:
-    """Raise, re-open or resolve the feature's automatic polysemantic flag from its measure."""
+    """Raise the feature's automatic polysemantic flag from its measure, or resolve it once the measure says
+    consistent; a flag an admin resolved stays resolved (its note keeps the latest figures)."""
     c = consistency(feature_id)
     note = f"{FLAG_NOTE}: consistency {c.value or 0:.2f} (90% {c.low or 0:.2f}–{c.high or 0:.2f}) from {c.answers} answers"
     flag = Flag.objects.filter(user=None, feature_id=feature_id, explanation=None, kind=Flag.Kind.POLYSEMANTIC).first()
-    if c.polysemantic:
-        if flag is None:
-            Flag.objects.create(user=None, feature_id=feature_id, kind=Flag.Kind.POLYSEMANTIC, note=note)
-        else:
-            flag.note, flag.resolved = note, False
-            flag.save(update_fields=["note", "resolved"])
-        c.flagged = True
-    elif flag is not None and c.consistent and not flag.resolved:
-        flag.note, flag.resolved = note, True
+    if flag is None and c.polysemantic:
+        flag = Flag.objects.create(user=None, feature_id=feature_id, kind=Flag.Kind.POLYSEMANTIC, note=note)
+    elif flag is not None:
+        flag.note = note
+        flag.resolved = flag.resolved or c.consistent
         flag.save(update_fields=["note", "resolved"])
-        c.flagged = False
-    else:
-        c.flagged = flag is not None and not flag.resolved
+    c.flagged = flag is not None and not flag.resolved
     return c
