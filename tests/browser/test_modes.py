@@ -100,6 +100,15 @@ def test_this_vs_that_from_the_home_page(site, screen):
     assert "+1 point" in page.locator(".messages").inner_text()
     assert "2 points" in page.locator(".score-pill").inner_text()
     page.screenshot(path=str(ARTIFACTS / f"31-versus-player-{name}.png"))
+    for index in range(3):  # the two answers are on the features' pages
+        page.goto(f"{site}/tiny/1-mlp/{index}")
+        panel = page.locator("section.judgements")
+        if "compared its explanations (" in panel.inner_text():
+            assert "1 person compared" in panel.inner_text() and panel.locator("table.ratings tr").count() == 4
+            break
+    else:
+        raise AssertionError("no feature page shows the comparisons")
+    page.screenshot(path=str(ARTIFACTS / f"34-feature-judgements-{name}.png"), full_page=True)
 
 
 def test_odd_one_out_from_the_home_page(site, screen):
