@@ -1,8 +1,8 @@
 """The daily puzzle: one feature per campaign and day (UTC), the same for everyone, played as Predict.
 
 The day's feature is the first, in an order fixed by a hash of (campaign, date, feature id), of the
-campaign's features with enough examples and an explanation, leaving out those of the last RECENT_DAYS days'
-puzzles. Its best explanation (as its page ranks them) and texts without explicit words make the puzzle.
+campaign's features with enough examples and an explanation, those of the last RECENT_DAYS days' puzzles
+last (the longest ago first). Its best explanation (as its page ranks them) and texts without explicit words make the puzzle.
 It is stored when first asked for, so it stays the same all day however the explanations change.
 
 Anyone can play once a day (a visitor is remembered by their session); a signed-in player earns points and
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from featurepedia.web.catalog.models import ActivationExample, Feature
@@ -56,10 +56,12 @@ class Choice:
 
 def choose(campaign: Campaign, day: date) -> Choice | None:
     """The day's puzzle from the data as it is now (daily_for stores it); None if no feature qualifies."""
-    recent = set(DailyPuzzle.objects.filter(campaign=campaign, date__lt=day,
-                                            date__gte=day - timedelta(days=RECENT_DAYS))
-                 .values_list("feature_id", flat=True))
-    order = sorted(eligible_features(campaign), key=lambda pk: (pk in recent, _digest(campaign, day, pk)))
+    # Features of recent days go last, the longest ago first, so no feature comes twice in a row.
+    last_used = dict(DailyPuzzle.objects.filter(campaign=campaign, date__lt=day,
+                                                date__gte=day - timedelta(days=RECENT_DAYS))
+                     .values("feature_id").annotate(last=Max("date")).values_list("feature_id", "last"))
+    order = sorted(eligible_features(campaign),
+                   key=lambda pk: (last_used.get(pk, date.min), _digest(campaign, day, pk)))
     for pk in order[:MAX_TRIES]:
         feature = Feature.objects.select_related("source__model").get(pk=pk)
         explanation = visible(feature).first()

@@ -34,4 +34,4 @@ def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, 
 
 def register() -> None:
     user_logged_in.connect(credit_predictions, dispatch_uid="game.credit_predictions")
-    register_panel("feature", Panel("game.predict", "game/_feature_predict.html", feature_context, order=20))
+    register_panel("feature", Panel("game.predict", "game/_feature_predict.html", feature_context, order=25))

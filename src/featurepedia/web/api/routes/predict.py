@@ -45,6 +45,7 @@ from featurepedia.web.game.predictions import (
 router = Router(tags=["Game"])
 ExplanationId = Annotated[int, Path(ge=1, le=MAX_ID, description="an explanation's id")]
 Mark = Annotated[float, Field(ge=0, le=MAX_MARK)]
+CampaignSlug = Annotated[Text, Query("", max_length=80, description="a campaign's slug; the first running one if empty")]
 
 
 class PuzzleTextOut(Schema):
@@ -209,7 +210,7 @@ def _result(saved: Saved) -> dict[str, object]:
 @router.get("/predict/next", response=PredictPuzzleOut, summary="A puzzle to predict",
             description="One of the least-predicted explanations of a campaign (the first running one by "
                         "default) that the key's owner has not predicted.")
-def next_puzzle(request: HttpRequest, campaign: Annotated[Text, Query(max_length=80)] = "") -> dict[str, object]:
+def next_puzzle(request: HttpRequest, campaign: CampaignSlug = "") -> dict[str, object]:
     camp = _campaign(campaign)
     key = api_key(request)
     explanation = next_explanation(camp, Player(key.user if key else None, ""))
@@ -239,7 +240,7 @@ def answer_puzzle(request: HttpRequest, explanation_id: ExplanationId, body: Mar
 @router.get("/daily", response=DailyOut, summary="Today's daily puzzle",
             description="The same feature for everyone today (UTC), as a Predict puzzle; its feature is told "
                         "with the answer.")
-def get_daily(request: HttpRequest, campaign: Annotated[Text, Query(max_length=80)] = "") -> dict[str, object]:
+def get_daily(request: HttpRequest, campaign: CampaignSlug = "") -> dict[str, object]:
     camp = _campaign(campaign)
     daily = days.daily_for(camp)
     texts = load_texts(daily.feature, daily.texts) if daily is not None else []
@@ -302,6 +303,6 @@ def compare_route(request: HttpRequest, query: Query[CompareQuery], paging: Quer
 
 @router.get("/predict/players", response=list[PredictorOut], summary="Best predictors",
             description="Players by skill (the mean score of their predictions), with at least 3 predictions.")
-def predictors(request: HttpRequest, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, object]]:
+def predictors(request: HttpRequest, limit: Annotated[int, Query(20, ge=1, le=100)] = 20) -> list[dict[str, object]]:
     return [{"rank": r.rank, "name": r.name, "skill": r.skill, "predictions": r.predictions}
             for r in best_predictors(limit)]
