@@ -218,3 +218,24 @@ def test_the_comparison_page_reads_each_measure_and_invents_no_rating(world, cli
     ExplanationScore.objects.create(explanation=made[0], scorer="pairwise", value=1234.5, status="ok")
     rated = client.get(reverse("compare") + "?source=tiny/1-mlp").content.decode()
     assert "1234.500" in rated and "no This-vs-That rating" not in rated
+
+
+def test_explicit_texts_are_left_out_for_players_who_ask(world):
+    feature = _big_feature(world)
+    rude = feature.examples.get(bin="top", rank=7)  # held out and never a clue
+    rude.tokens = [*rude.tokens[:6], " shit", *rude.tokens[7:]]
+    rude.save()
+    filtered = [choose_texts(feature, seed=s, hide_explicit=True) for s in range(8)]
+    unfiltered = [choose_texts(feature, seed=s) for s in range(8)]
+    assert all(rude.pk not in {t.example for t in texts} for texts in filtered)
+    assert any(rude.pk in {t.example for t in texts} for texts in unfiltered)
+
+
+def test_the_feature_page_shows_the_people_score(world, client, make_user):
+    cats = world["features"][0]
+    e = Explanation.objects.create(feature=cats, text="the word cat", method="token-list")
+    texts = choose_texts(cats, seed=e.pk)
+    save_prediction(e, texts, [[10.0 * v for v in t.truth] for t in texts], Player(make_user(), ""))
+    html = client.get(reverse("feature", args=["tiny", "1-mlp", 0])).content.decode()
+    assert "People's scores" in html and "1.00" in html and "(1 player)" in html
+    assert reverse("predict-campaign", args=["tiny-1"]) in html

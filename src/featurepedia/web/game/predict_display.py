@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from featurepedia.web.game.predict import MAX_MARK, PuzzleText, square
+from featurepedia.web.game.predict import PuzzleText, square
 
 LEVELS = 10
 
@@ -63,6 +63,3 @@ def text_views(texts: Sequence[PuzzleText], scale: float,
                   for i, (tok, val) in enumerate(zip(text.tokens, text.truth, strict=True))]
         views.append(TextView(r, tokens, text.activating, square(row, text.truth) if marks is not None else ""))
     return views
-
-
-MARK_CHOICES = list(range(MAX_MARK + 1))
