@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 
 from featurepedia.interp.metrics import pearson_or_zero
-from featurepedia.web.catalog.models import Feature, Source
+from featurepedia.web.catalog.models import Source
 from featurepedia.web.explanations.models import Explanation, ExplanationScore
 from featurepedia.web.explanations.scoring import DEFAULT_SCORER
 from featurepedia.web.game.predictions import HUMAN_SCORER
@@ -33,31 +33,27 @@ MIN_FOR_AGREEMENT = 3
 class Scored:
     """One explanation and its three measures (None where there is none yet)."""
 
-    explanation: Explanation
-    automatic: float | None
-    human: float | None
-    players: int
-    rating: float | None
+    id: int
+    text: str
+    method: str
+    automatic: float | None = None
+    human: float | None = None
+    players: int = 0
+    rating: float | None = None
 
     @property
     def is_human(self) -> bool:
-        return self.explanation.method == "human"
+        return self.method == "human"
 
     def measure(self, name: str) -> float | None:
         return getattr(self, name)
 
 
-def scored(explanation: Explanation) -> Scored:
-    """An explanation's measures from its (prefetched) scores."""
-    ok = {s.scorer: s for s in explanation.scores.all() if s.status == ExplanationScore.Status.OK}
-    auto, human, rating = ok.get(DEFAULT_SCORER), ok.get(HUMAN_SCORER), ok.get(PAIRWISE_SCORER)
-    return Scored(explanation, auto.value if auto else None, human.value if human else None,
-                  int(human.details.get("players", 0)) if human else 0, rating.value if rating else None)
-
-
 @dataclass
 class FeatureRow:
-    feature: Feature
+    model: str
+    source: str
+    index: int
     human: Scored
     machine: Scored
 
@@ -108,7 +104,7 @@ class Comparison:
 
 def _best(items: Iterable[Scored]) -> Scored:
     return max(items, key=lambda s: (s.automatic is not None, s.automatic or 0.0, s.human is not None,
-                                     s.human or 0.0, -s.explanation.pk))
+                                     s.human or 0.0, -s.id))
 
 
 def _summary(label: str, items: list[Scored]) -> KindSummary:
@@ -120,21 +116,43 @@ def _summary(label: str, items: list[Scored]) -> KindSummary:
     return summary
 
 
-def compare(source: Source | None = None) -> Comparison:
-    """The comparison over one source's features, or over every source."""
+def _scored(source: Source | None) -> list[tuple[tuple[str, str, int], Scored]]:
+    """(feature, its measures) of every live explanation, in two flat queries (a page over a whole source
+    must not build thousands of model objects with their scores' details)."""
     rows = Explanation.objects.filter(status=Explanation.Status.LIVE).exclude(author__profile__banned=True)
     if source is not None:
         rows = rows.filter(feature__source=source)
-    items = [scored(e) for e in rows.select_related("feature__source__model").prefetch_related("scores")
-             .order_by("feature__source_id", "feature__index", "pk")]
-    by_feature: dict[int, list[Scored]] = {}
-    for s in items:
-        by_feature.setdefault(s.explanation.feature_id, []).append(s)
+    scores = (ExplanationScore.objects.filter(explanation__in=rows.values("pk"), status=ExplanationScore.Status.OK,
+                                              scorer__in=(DEFAULT_SCORER, HUMAN_SCORER, PAIRWISE_SCORER))
+              .values_list("explanation_id", "scorer", "value", "details__players"))
+    by_id: dict[int, dict[str, tuple[float, object]]] = {}
+    for pk, scorer, value, players in scores:
+        by_id.setdefault(pk, {})[scorer] = (value, players)
+    out = []
+    for pk, text, method, model, src, index in (rows.order_by("feature__source_id", "feature__index", "pk")
+                                                 .values_list("pk", "text", "method", "feature__source__model__slug",
+                                                              "feature__source__slug", "feature__index")):
+        mine = by_id.get(pk, {})
+        human = mine.get(HUMAN_SCORER)
+        out.append(((model, src, index), Scored(
+            pk, text, method, automatic=mine.get(DEFAULT_SCORER, (None, None))[0],
+            human=human[0] if human else None, players=int(str(human[1] or 0)) if human else 0,
+            rating=mine.get(PAIRWISE_SCORER, (None, None))[0])))
+    return out
+
+
+def compare(source: Source | None = None) -> Comparison:
+    """The comparison over one source's features, or over every source."""
+    scored = _scored(source)
+    items = [s for _, s in scored]
+    by_feature: dict[tuple[str, str, int], list[Scored]] = {}
+    for feature, s in scored:
+        by_feature.setdefault(feature, []).append(s)
     feature_rows = []
-    for group in by_feature.values():
+    for (model, src, index), group in by_feature.items():
         people, machines = [s for s in group if s.is_human], [s for s in group if not s.is_human]
         if people and machines:
-            feature_rows.append(FeatureRow(group[0].explanation.feature, _best(people), _best(machines)))
+            feature_rows.append(FeatureRow(model, src, index, _best(people), _best(machines)))
     duels = []
     for name, label in MEASURES:
         both = [(r.human.measure(name), r.machine.measure(name)) for r in feature_rows]

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -177,7 +178,8 @@ def predict_skip(request: HttpRequest, campaign: str, explanation_id: int) -> Ht
 
 def compare_page(request: HttpRequest) -> HttpResponse:
     """Human-written against automatic explanations: per feature (paged) and overall, for a source or all."""
-    sources = list(Source.objects.filter(features__explanations__isnull=False).distinct().select_related("model"))
+    explained = Explanation.objects.filter(feature__source=OuterRef("pk"))
+    sources = list(Source.objects.filter(Exists(explained)).select_related("model"))
     chosen = request.GET.get("source", "")
     source = next((s for s in sources if f"{s.model.slug}/{s.slug}" == chosen), None)
     result = compare(source)

@@ -268,14 +268,12 @@ def answer_daily(request: HttpRequest, body: DailyIn) -> tuple[int, dict[str, ob
 
 
 def _scored(s: Scored) -> dict[str, object]:
-    e = s.explanation
-    return {"explanation_id": e.pk, "text": e.text, "method": e.method, "automatic": s.automatic,
+    return {"explanation_id": s.id, "text": s.text, "method": s.method, "automatic": s.automatic,
             "human_simulation": s.human, "players": s.players, "pairwise_rating": s.rating}
 
 
 def _row(r: FeatureRow) -> dict[str, object]:
-    src = r.feature.source
-    return {"model": src.model.slug, "source": src.slug, "index": r.feature.index, "human": _scored(r.human),
+    return {"model": r.model, "source": r.source, "index": r.index, "human": _scored(r.human),
             "machine": _scored(r.machine)}
 
 
