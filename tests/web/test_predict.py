@@ -239,3 +239,41 @@ def test_the_feature_page_shows_the_people_score(world, client, make_user):
     html = client.get(reverse("feature", args=["tiny", "1-mlp", 0])).content.decode()
     assert "People's scores" in html and "1.00" in html and "(1 player)" in html
     assert reverse("predict-campaign", args=["tiny-1"]) in html
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_answers_at_once_count_once_each_and_all_reach_the_human_score(world, make_user):
+    """Six answers at the same moment, two from each of three players: three are stored, three refused, and
+    the human score (recomputed under a row lock) counts all three players. On PostgreSQL (`make pytest`
+    runs the web tests there too): the in-memory SQLite test database cannot take writes from threads."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with FEATUREPEDIA_DATABASE_URL=postgres://...")
+    cats = world["features"][0]
+    e = Explanation.objects.create(feature=cats, text="the word cat", method="token-list")
+    texts = choose_texts(cats, seed=e.pk)
+    players = [make_user(f"p{i}") for i in range(3)] * 2
+    start, outcomes = threading.Barrier(len(players)), []
+
+    def answer(user) -> None:
+        try:
+            start.wait()
+            save_prediction(e, texts, [[10.0 * v for v in t.truth] for t in texts], Player(user, ""))
+            outcomes.append("stored")
+        except AlreadyPredicted:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=answer, args=(u,)) for u in players]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["refused"] * 3 + ["stored"] * 3
+    assert Prediction.objects.count() == 3 and PlayEvent.objects.count() == 3
+    assert ExplanationScore.objects.get(explanation=e, scorer=HUMAN_SCORER).details["players"] == 3
