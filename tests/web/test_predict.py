@@ -277,3 +277,16 @@ def test_answers_at_once_count_once_each_and_all_reach_the_human_score(world, ma
     assert sorted(outcomes) == ["refused"] * 3 + ["stored"] * 3
     assert Prediction.objects.count() == 3 and PlayEvent.objects.count() == 3
     assert ExplanationScore.objects.get(explanation=e, scorer=HUMAN_SCORER).details["players"] == 3
+
+
+def test_a_puzzle_that_can_no_longer_be_played_is_passed_over(world, client):
+    cats, numbers = world["features"][:2]
+    first = Explanation.objects.create(feature=cats, text="the word cat", method="token-list")
+    second = Explanation.objects.create(feature=numbers, text="numbers", method="token-list")
+    start = reverse("predict-campaign", args=["tiny-1"])
+    landed = client.get(start)["Location"]
+    gone, other = (first, second) if landed.endswith(f"/{first.pk}") else (second, first)
+    gone.feature.examples.filter(bin="negative").delete()  # nothing quiet to score against any more
+    assert client.get(start)["Location"] == reverse("predict-puzzle", args=["tiny-1", other.pk])
+    skip = client.post(reverse("predict-skip", args=["tiny-1", other.pk]))
+    assert skip["Location"] == start and "Nothing left to predict" in client.get(start).content.decode()

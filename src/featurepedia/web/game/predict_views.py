@@ -48,6 +48,7 @@ from featurepedia.web.game.prefs import get_prefs
 CURRENT_KEY = "game.predict_current"  # campaign slug -> explanation id in progress
 SKIPPED_KEY = "game.predict_skipped"
 MAX_SKIPPED = 200
+MAX_TRIES = 5  # explanations looked at for one with texts this player may see
 COMPARE_PAGE = 50
 
 
@@ -69,8 +70,17 @@ def predict_campaign(request: HttpRequest, campaign: str) -> HttpResponseBase:
     player = player_of(request)
     current = request.session.get(CURRENT_KEY, {}).get(camp.slug)
     if current is not None and not player.predictions().filter(explanation_id=current, daily__isnull=True).exists():
-        return redirect("predict-puzzle", campaign=camp.slug, explanation_id=current)
-    explanation = next_explanation(camp, player, exclude=request.session.get(SKIPPED_KEY, []))
+        still = predictable(camp).filter(pk=current).select_related("feature__source").first()
+        if still is not None and _usable_texts(request, still):
+            return redirect("predict-puzzle", campaign=camp.slug, explanation_id=current)
+    tried = list(request.session.get(SKIPPED_KEY, []))
+    for _ in range(MAX_TRIES):
+        explanation = next_explanation(camp, player, exclude=tried)
+        if explanation is None or _usable_texts(request, explanation):
+            break
+        tried.append(explanation.pk)  # e.g. every quiet text has explicit words and the player hides them
+    else:
+        explanation = None
     if explanation is None:
         return render(request, "game/predict.html", {"campaign": camp, "done": True, "prefs": get_prefs(request)})
     request.session[CURRENT_KEY] = {**request.session.get(CURRENT_KEY, {}), camp.slug: explanation.pk}
@@ -85,9 +95,13 @@ def _explanation(camp: Campaign, explanation_id: int) -> Explanation:
     return found
 
 
-def _texts(request: HttpRequest, explanation: Explanation) -> list[PuzzleText]:
+def _usable_texts(request: HttpRequest, explanation: Explanation) -> list[PuzzleText]:
     # One set of texts per explanation (its id is the seed), so every player's guesses are comparable.
-    texts = choose_texts(explanation.feature, seed=explanation.pk, hide_explicit=get_prefs(request).explicit_filter)
+    return choose_texts(explanation.feature, seed=explanation.pk, hide_explicit=get_prefs(request).explicit_filter)
+
+
+def _texts(request: HttpRequest, explanation: Explanation) -> list[PuzzleText]:
+    texts = _usable_texts(request, explanation)
     if not texts:
         raise Http404("this feature has no held-out texts to predict (it needs activating and quiet examples)")
     return texts
