@@ -182,4 +182,5 @@ def test_catalog_extensions_refuse_a_name_twice_and_an_unknown_slot():
         register_panel("sidebar", Panel("x.y", "x.html", lambda request, page: {}))
     with pytest.raises(ValueError, match="already registered"):
         register_text_filter("game.explicit", lambda request: None)
-    assert [p.name for p in panels("feature")] == ["game.campaigns", "explanations.section", "live.test-text"]
+    assert [p.name for p in panels("feature")] == ["game.campaigns", "explanations.section", "game.predict",
+                                               "live.test-text"]

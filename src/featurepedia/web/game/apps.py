@@ -7,6 +7,7 @@ class GameConfig(AppConfig):
     verbose_name = "Game"
 
     def ready(self) -> None:
-        from featurepedia.web.game import panels
+        from featurepedia.web.game import panels, predict_hooks
 
         panels.register()
+        predict_hooks.register()
