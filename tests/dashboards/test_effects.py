@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
+import numpy as np
 import pytest
 import torch
 
-from featurepedia.dashboards.effects import residual_directions, weight_view_chunks
+from featurepedia.dashboards.effects import residual_directions, row_extremes, weight_view_chunks
 from featurepedia.dashboards.runner import _prefetched
 from featurepedia.sources import source_for
 
@@ -49,3 +51,21 @@ def test_prefetched_keeps_order_runs_ahead_and_raises_the_producers_error():
         for item in items:
             got.append(item)
     assert got == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("shape", "n"), [((6, 40), 5), ((4, 3), 3), ((2, 1000), 1)])
+def test_row_extremes_equal_topk_with_ties_and_nan(shape, n):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+    x[:, -1] = x[:, 0]  # a tie: the lower index must come first
+    x[0, 1] = float("nan")  # ranks last in both lists
+    top_v, bottom_v = np.empty((shape[0], n), np.float32), np.empty((shape[0], n), np.float32)
+    top_i, bottom_i = np.empty((shape[0], n), np.int64), np.empty((shape[0], n), np.int64)
+    row_extremes(x.numpy(), top_v, top_i, bottom_v, bottom_i)
+    for r in range(shape[0]):
+        values = x[r].tolist()
+        cols = range(len(values))
+        up = sorted(cols, key=lambda j: (-(values[j] if values[j] == values[j] else -math.inf), j))[:n]
+        down = sorted(cols, key=lambda j: ((values[j] if values[j] == values[j] else math.inf), j))[:n]
+        assert top_i[r].tolist() == up and bottom_i[r].tolist() == down
+        assert np.array_equal(top_v[r], np.nan_to_num(x[r].numpy()[up], nan=-np.inf))
+        assert np.array_equal(bottom_v[r], np.nan_to_num(x[r].numpy()[down], nan=np.inf))

@@ -20,6 +20,7 @@ from featurepedia.web.api.routes import (
     feature,
     game,
     oddone,
+    predict,
     search,
     steering,
     versus,
@@ -31,10 +32,10 @@ Featurepedia's public API.
 **Neuronpedia-compatible routes** (singular names, e.g. `GET /api/feature/{model}/{source}/{index}`) answer in
 Neuronpedia's shapes and field names, so the `neuronpedia` Python client works against this site
 (`USE_LOCALHOST=true` with `featurepedia serve --port 3000`). **Our own routes** (plural names: `/api/models`,
-`/api/features/...`, `/api/explanations/...`, `/api/campaigns`, `/api/leaderboard`, `/api/attribution`, `/api/versus/...`, `/api/odd-one-out/...`) use snake_case and are paged
+`/api/features/...`, `/api/explanations/...`, `/api/campaigns`, `/api/leaderboard`, `/api/attribution`, `/api/predict/...`, `/api/daily`, `/api/compare`, `/api/versus/...`, `/api/odd-one-out/...`) use snake_case and are paged
 with `limit` and `offset`.
 
-Every route also answers with a trailing slash. Reading, live activations, search and steering need no key. Writing (explanations, votes, This-vs-That choices, Odd-one-out answers) needs an
+Every route also answers with a trailing slash. Reading, live activations, search and steering need no key. Writing (explanations, votes, predictions, This-vs-That choices, Odd-one-out answers) needs an
 API key, made on your profile page and sent as `X-Api-Key`; a missing or unknown key is simply anonymous.
 Requests are rate-limited per key, or per address without one (429 with `Retry-After`).
 
@@ -71,6 +72,7 @@ api.add_router("", feature.router)
 api.add_router("", catalog.router)
 api.add_router("", explanations.router)
 api.add_router("", game.router)
+api.add_router("", predict.router)
 api.add_router("", activations.router)
 api.add_router("", search.router)
 api.add_router("", steering.router)

@@ -112,6 +112,8 @@ class PlayEvent(models.Model):
         SKIP = "skip"
         POLYSEMANTIC = "polysemantic"
         NONE_FIT = "none-fit"
+        PREDICT = "predict", "predicted activations"
+        DAILY = "daily", "daily puzzle"
         VERSUS = "versus"  # This-vs-That
         ODD_ONE = "odd-one"  # Odd-one-out
 
@@ -130,6 +132,68 @@ class PlayEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.action} {self.feature} +{self.points}"
+
+
+class DailyPuzzle(models.Model):
+    """The day's puzzle of a campaign: one feature, its best explanation and the texts, the same for everyone.
+
+    Stored when the day's first visitor asks, so it stays the same all day even as explanations change.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dailies")
+    date = models.DateField(help_text="the day (UTC)")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="dailies")
+    explanation = models.ForeignKey(Explanation, on_delete=models.CASCADE, related_name="dailies")
+    texts = models.JSONField(default=list, help_text="the texts shown: [{example, start, length}, ...]")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "date"], name="one_daily_per_campaign_day")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign.slug} {self.date}: {self.feature}"
+
+
+class Prediction(models.Model):
+    """A player's guess of where a feature fires, given one of its explanations, scored against the truth.
+
+    A visitor's guess is kept under their visitor id and becomes theirs when they sign up. Only signed-in
+    players' guesses count towards an explanation's human simulation score (see game/predict.py).
+    """
+
+    explanation = models.ForeignKey(Explanation, on_delete=models.CASCADE, related_name="predictions")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="predictions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="predictions")
+    visitor = models.CharField(max_length=32, blank=True, help_text="a visitor's id (from their session)")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    daily = models.ForeignKey(DailyPuzzle, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="predictions")
+    texts = models.JSONField(default=list, help_text="the texts shown: [{example, start, length}, ...]")
+    marks = models.JSONField(default=list, help_text="the player's 0-10 per token, one list per text")
+    truth = models.JSONField(default=list, help_text="the true activations per token (0 below active)")
+    score = models.FloatField(help_text="Pearson correlation of marks and truth over all tokens")
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["explanation", "user"], name="prediction_expl_user")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(user__isnull=False) | ~models.Q(visitor=""),
+                                   name="prediction_has_a_player"),
+            models.UniqueConstraint(fields=["user", "explanation"], name="one_prediction_per_player",
+                                    condition=models.Q(user__isnull=False, daily__isnull=True)),
+            models.UniqueConstraint(fields=["visitor", "explanation"], name="one_prediction_per_visitor",
+                                    condition=~models.Q(visitor="") & models.Q(daily__isnull=True)),
+            models.UniqueConstraint(fields=["user", "daily"], name="one_daily_per_player",
+                                    condition=models.Q(user__isnull=False, daily__isnull=False)),
+            models.UniqueConstraint(fields=["visitor", "daily"], name="one_daily_per_visitor",
+                                    condition=~models.Q(visitor="") & models.Q(daily__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.visitor} predicted {self.explanation_id}: {self.score:.2f}"
 
 
 class Comparison(models.Model):

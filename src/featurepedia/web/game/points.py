@@ -22,6 +22,8 @@ POINTS = {
     PlayEvent.Action.POLYSEMANTIC: 1,
     PlayEvent.Action.NONE_FIT: 1,
     PlayEvent.Action.SKIP: 0,
+    PlayEvent.Action.PREDICT: 1,  # plus up to 3 for the score (game/predict.py points_for)
+    PlayEvent.Action.DAILY: 2,  # the same, for the daily puzzle
 }
 
 # This-vs-That and Odd-one-out (versus.py, oddone.py; docs/game.md): each answer is stored once per player and

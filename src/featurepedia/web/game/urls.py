@@ -1,8 +1,8 @@
-"""Game routes: /play/..., /versus/..., /odd-one-out/..., /leaderboard/."""
+"""Game routes: /play/..., /leaderboard/, /predict/..., /daily/..., /compare/, /versus/..., /odd-one-out/..."""
 
 from django.urls import path
 
-from featurepedia.web.game import oddone_views, versus_views, views
+from featurepedia.web.game import daily_views, oddone_views, predict_views, versus_views, views
 
 urlpatterns = [
     path("play/", views.play, name="play"),
@@ -11,6 +11,16 @@ urlpatterns = [
     path("play/<slug:campaign>/<int:feature_id>", views.puzzle, name="puzzle"),
     path("play/<slug:campaign>/<int:feature_id>/answer", views.answer, name="answer"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
+    # Predict-the-activations, the daily puzzle, and people against machines (predict_views, daily_views).
+    path("predict/", predict_views.predict_start, name="predict"),
+    path("predict/<slug:campaign>/", predict_views.predict_campaign, name="predict-campaign"),
+    path("predict/<slug:campaign>/<int:explanation_id>", predict_views.predict_puzzle, name="predict-puzzle"),
+    path("predict/<slug:campaign>/<int:explanation_id>/answer", predict_views.predict_answer, name="predict-answer"),
+    path("predict/<slug:campaign>/<int:explanation_id>/skip", predict_views.predict_skip, name="predict-skip"),
+    path("daily/", daily_views.daily_start, name="daily"),
+    path("daily/<slug:campaign>/", daily_views.daily_page, name="daily-campaign"),
+    path("daily/<slug:campaign>/answer", daily_views.daily_answer, name="daily-answer"),
+    path("compare/", predict_views.compare_page, name="compare"),
     # This-vs-That and Odd-one-out (versus_views.py, oddone_views.py)
     path("versus/", versus_views.start, name="versus"),
     path("versus/<slug:campaign>/", versus_views.play, name="versus-play"),
