@@ -132,6 +132,14 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--quiet", action="store_true", help="no progress bar")
     explain.set_defaults(func=_cmd_explain)
 
+    fmap = sub.add_parser("map", help="lay out a stored source's features in 2-D (UMAP of their decoder "
+                          "directions) for its map page")
+    _model_source_args(fmap)
+    fmap.add_argument("--neighbors", type=int, default=15, help="UMAP's n_neighbors (default 15)")
+    fmap.add_argument("--min-dist", type=float, default=0.1, help="UMAP's min_dist (default 0.1)")
+    fmap.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same map")
+    fmap.set_defaults(func=_cmd_map)
+
     score = sub.add_parser("score", help="score stored explanations with a scorer",
                            description="Idempotent and resumable: explanations that already have a score "
                            "from this scorer are skipped; failed scores are retried.")
@@ -318,6 +326,17 @@ def _cmd_explain(args: argparse.Namespace) -> int:
                             progress=not args.quiet)
     print(f"explained {done} features of {source} with {args.explainer}" + (
         "" if done else " (all already had one; --force rewrites)"))
+    return 0
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    _setup()
+    from featurepedia.maps import MapParams
+    from featurepedia.web.catalog.feature_map import compute_map
+
+    row = compute_map(args.model, args.source, MapParams(args.neighbors, args.min_dist, args.seed))
+    print(f"mapped {row.params['n_features']} features of {args.model}/{args.source} in "
+          f"{row.params['seconds']} s; see /{args.model}/{args.source}/map")
     return 0
 
 
