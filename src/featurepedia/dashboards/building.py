@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
+from featurepedia.dashboards.checkpoint import CHECKPOINT
 from featurepedia.dashboards.config import RunConfig
 from featurepedia.dashboards.fanout import FanoutSink
 from featurepedia.dashboards.parquet import BundleError, ParquetSink, read_run
 from featurepedia.dashboards.results import RunInfo
 from featurepedia.dashboards.runner import (
-    CHECKPOINT,
     RUN_RECORD,
     Sink,
     SourceRun,

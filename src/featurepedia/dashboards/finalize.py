@@ -104,6 +104,7 @@ def _chunk(collector: Collector, start: int, stop: int, threshold: np.ndarray, a
     among the top, sorted by (max, context id), cut into equal groups, ``per_bin`` spread evenly over each
     group (each group shown highest first); then the non-activating contexts in slot order.
     """
+    collector.settle()  # canonical slot order: ties among the top contexts in context id order
     c = stop - start
     max_act = collector.extremes.max[start:stop].double().numpy()
     min_act = collector.extremes.min[start:stop].double().numpy()

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from featurepedia.corpus.contexts import context_batches, iter_contexts
-from featurepedia.dashboards.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
+from featurepedia.dashboards.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, stale_reason
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
 from featurepedia.dashboards.density import density_rule
@@ -361,8 +361,8 @@ def _save(collector: Collector, config: RunConfig, run_dir: Path) -> None:
 def _resume(collector: Collector, config: RunConfig, run_dir: Path) -> None:
     state = load_checkpoint(run_dir, config.fingerprint())
     if state is None:
-        if (run_dir / CHECKPOINT).exists():
-            log.warning("checkpoint in %s is for another config; starting afresh", run_dir)
+        if (reason := stale_reason(run_dir, config.fingerprint())) is not None:
+            log.warning("not resuming the checkpoint in %s: %s; starting afresh", run_dir, reason)
         return
     collector.load_state_dict(state)
     log.info("resuming from %d contexts", collector.contexts_done)
