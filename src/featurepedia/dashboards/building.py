@@ -66,6 +66,14 @@ def load_model_and_source(config: RunConfig, hook: str | None = None) -> tuple[L
     return model, _load_source(model, config, hook)
 
 
+def load_model_and_sources(model_id: str, sources: Sequence[tuple[RunConfig, str | None]]
+                           ) -> tuple[LanguageModel, list[Source]]:
+    """The model and the sources of a pass, each given by its run's config and hook point (as
+    :func:`load_model_and_source`; a shard's worker rebuilds a pass with it)."""
+    model = _load_model(model_id)
+    return model, [_load_source(model, config, hook) for config, hook in sources]
+
+
 def _load_model(model_id: str) -> LanguageModel:
     try:
         return get_model(model_id)
