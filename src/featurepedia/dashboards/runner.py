@@ -154,7 +154,11 @@ def run_sources(
             if stop_after_batches is not None or on_batch is not None:
                 raise UsageError("stop_after_batches and on_batch follow the single pass's batches; a sharded "
                                  "pass has none")
-            updated = _stream_shards(model, runs, collectors, shards, progress)
+            shards.start()
+            try:
+                updated = _stream_shards(model, runs, collectors, shards, progress)
+            finally:
+                shards.close()
     finally:
         for collector in collectors:
             collector.close()

@@ -73,6 +73,12 @@ class ShardRunner(Protocol):
 
     parallelism: int  # how many jobs it can run at once (the pass cuts about 4 shards per slot)
 
+    def start(self) -> None:
+        """Get ready (join a cluster): called before the pass, once the model and sources are loaded."""
+
+    def close(self) -> None:
+        """Release what start() took; called after the pass, also when it failed."""
+
     def run(self, model: LanguageModel, sources: Sequence[Source], plan: ShardPlan,
             jobs: Iterator[ShardJob]) -> Iterator[tuple[ShardJob, list[State]]]: ...
 
@@ -131,6 +137,12 @@ class InProcessShards:
         self.n_shards = n_shards
         self.shuffle_seed = shuffle_seed
         self.threads = threads
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def run(self, model: LanguageModel, sources: Sequence[Source], plan: ShardPlan,
             jobs: Iterator[ShardJob]) -> Iterator[tuple[ShardJob, list[State]]]:
