@@ -67,6 +67,15 @@ class TopContexts:
         return int(kernels.top_merge(_f32(scores).numpy(), _f32(acts).numpy(), first_context, f0, f1, self.scores.numpy(),
                                      self.context_ids.numpy(), self.values.numpy(), used))
 
+    @classmethod
+    def of(cls, scores: np.ndarray, ids: np.ndarray, values: np.ndarray) -> TopContexts:
+        """An accumulator holding these slots (as :func:`top_slots` returns them; not copied)."""
+        acc = cls.__new__(cls)
+        acc.k = scores.shape[1]
+        acc.scores, acc.context_ids, acc.values = (torch.from_numpy(scores), torch.from_numpy(ids),
+                                                   torch.from_numpy(values))
+        return acc
+
     def merge(self, other: TopContexts) -> None:
         """Take in another accumulator's slots (of other contexts): afterwards this holds the top k of both."""
         if other.values.shape[0] != self.values.shape[0] or other.values.shape[2] != self.values.shape[2]:
@@ -79,10 +88,7 @@ class TopContexts:
         """Take candidate slots into features ``rows``: scores / ids [len(rows), n], values [len(rows), n, T]."""
         if not len(rows):
             return
-        self._put(rows, *top_slots(
-            np.concatenate([self.scores.numpy()[rows], scores], axis=1),
-            np.concatenate([self.context_ids.numpy()[rows], ids], axis=1),
-            np.concatenate([self.values.numpy()[rows], values], axis=1), self.k))
+        self._put(rows, *top_slots([self.slots(rows), (scores, ids, values, np.arange(len(rows)))], self.k))
 
     def take_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Copies of the slots of features ``rows``: scores, ids, values."""
@@ -97,8 +103,12 @@ class TopContexts:
     def settle(self) -> None:
         """Sort every feature's slots (highest score first, ties by lower context id, empty slots last), so
         the state is the same whatever order the contexts came in."""
-        self._put(np.arange(self.scores.shape[0]),
-                  *top_slots(self.scores.numpy(), self.context_ids.numpy(), self.values.numpy(), self.k))
+        self._put(np.arange(self.scores.shape[0]), *top_slots([self.slots()], self.k))
+
+    def slots(self, rows: np.ndarray | None = None) -> Slots:
+        """The slots of features ``rows`` (default: all) as candidates for :func:`top_slots` (values in place)."""
+        rows = np.arange(self.scores.shape[0]) if rows is None else rows
+        return self.scores.numpy()[rows], self.context_ids.numpy()[rows], self.values.numpy(), rows
 
     def _put(self, rows: np.ndarray, scores: np.ndarray, ids: np.ndarray, values: np.ndarray) -> None:
         self.scores.numpy()[rows] = scores
@@ -112,31 +122,41 @@ class TopContexts:
         self.scores, self.context_ids, self.values = state["scores"], state["context_ids"], state["values"]
 
 
-def top_slots(scores: np.ndarray, ids: np.ndarray, values: np.ndarray, k: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row, the k best candidates, sorted: highest score first, ties by lower context id; a candidate
-    with score -inf (or id -1) is no candidate, and the slots left over are empty (-inf, -1, zeros).
+Slots = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # scores [R, n], ids [R, n], values [V, n, T], rows [R]
+
+
+def top_slots(parts: list[Slots], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the k best candidates of several groups of slots, sorted: highest score first, ties by lower
+    context id; a candidate with score -inf (or id -1) is no candidate, and the slots left over are empty
+    (-inf, -1, zeros).
 
     Args:
-        scores: [rows, n] float32; ids: [rows, n] int64; values: [rows, n, T] float32.
+        parts: groups of candidates; row r of a group is scores[r], ids[r] and values[rows[r]] (so values can
+            be an accumulator's whole array, read in place: only the chosen slots are copied).
     Returns:
-        scores [rows, k], ids [rows, k], values [rows, k, T] (new arrays).
+        scores [R, k] float32, ids [R, k] int64, values [R, k, T] float32 (new arrays).
     """
-    rows, n = scores.shape
+    scores = np.concatenate([part[0] for part in parts], axis=1)
+    ids = np.concatenate([part[1] for part in parts], axis=1)
+    n_rows, n = scores.shape
     valid = (ids >= 0) & (scores > NEG_INF)
-    ranked = np.where(valid, scores, NEG_INF)
-    order = np.lexsort((np.where(valid, ids, np.iinfo(np.int64).max), -ranked), axis=1)  # [rows, n]
-    if n < k:
-        order = np.concatenate([order, np.full((rows, k - n), -1, dtype=order.dtype)], axis=1)
-    order = order[:, :k]
-    present = order >= 0
-    picked = np.where(present, order, 0)
-    keep = present & np.take_along_axis(valid, picked, axis=1)
-    out_scores = np.where(keep, np.take_along_axis(ranked, picked, axis=1), np.float32(NEG_INF)).astype(np.float32)
-    out_ids = np.where(keep, np.take_along_axis(ids, picked, axis=1), -1).astype(np.int64)
-    out_values = np.take_along_axis(values, picked[:, :, None], axis=1) if n else \
-        np.zeros((rows, k, values.shape[2]), dtype=np.float32)
-    out_values = np.where(keep[:, :, None], out_values, np.float32(0.0)).astype(np.float32)
+    ranked = np.where(valid, scores, np.float32(NEG_INF))
+    order = np.lexsort((np.where(valid, ids, np.iinfo(np.int64).max), -ranked), axis=1)[:, :k]  # [R, <=k]
+    keep = np.take_along_axis(valid, order, axis=1)
+    out_scores = np.full((n_rows, k), NEG_INF, dtype=np.float32)
+    out_ids = np.full((n_rows, k), -1, dtype=np.int64)
+    out_values = np.zeros((n_rows, k, parts[0][2].shape[2]), dtype=np.float32)
+    width = order.shape[1]
+    out_scores[:, :width] = np.where(keep, np.take_along_axis(ranked, order, axis=1), np.float32(NEG_INF))
+    out_ids[:, :width] = np.where(keep, np.take_along_axis(ids, order, axis=1), -1)
+    offset = 0
+    for _, part_ids, values, rows in parts:
+        size = part_ids.shape[1]
+        r, j = np.nonzero(keep & (order >= offset) & (order < offset + size))
+        kernels.gather_slots(np.ascontiguousarray(values, dtype=np.float32), rows[r].astype(np.int64),
+                             (order[r, j] - offset).astype(np.int64), out_values, r.astype(np.int64),
+                             j.astype(np.int64))
+        offset += size
     return out_scores, out_ids, out_values
 
 

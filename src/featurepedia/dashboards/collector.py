@@ -163,49 +163,45 @@ class Collector:
 
     def settle(self) -> None:
         """Put the state in its canonical form (every accumulator's slots sorted, the tokens of contexts no
-        accumulator holds dropped) and make the final samples, ``sample`` and ``negative``, at the final
-        threshold. Afterwards the state is the same whatever order the contexts came in."""
-        if self._settled is not None:
-            return
+        accumulator holds dropped): afterwards it is the same whatever order the contexts came in. Finishing
+        needs no settling: ``sample``, ``negative`` and the top contexts' ranks do not depend on slot order."""
         for acc in (self.top, self.upper, self.lower, self.dead):
             acc.settle()
         self._prune_kept()
+        self._settled = None
+
+    def _final_samples(self) -> tuple[TopContexts, TopContexts]:
+        """The quantile and non-activating samples at the final threshold (see the class notes), made once
+        (until the next update)."""
+        if self._settled is not None:
+            return self._settled
         threshold = self.threshold().numpy()[:, None]  # [F, 1]
-        bands = [self.upper, self.lower]
-        ids = np.concatenate([acc.context_ids.numpy() for acc in bands], axis=1)  # [F, n]
-        keys = np.concatenate([acc.scores.numpy() for acc in bands], axis=1)
-        values = np.concatenate([acc.values.numpy() for acc in bands], axis=1)  # [F, n, T]
-        # A context's max as finishing sees it: over its stored values (BOS stored as 0).
-        maxes = values.max(axis=2) if values.shape[1] else np.zeros(ids.shape, np.float32)
         top_ids = self.top.context_ids.numpy()
-        among_top = (ids[:, :, None] == top_ids[:, None, :]).any(axis=2) if top_ids.shape[1] else \
-            np.zeros(ids.shape, np.bool_)
-        active = (ids >= 0) & (maxes > threshold)
-        n_features, ctx_len = ids.shape[0], self.top.values.shape[2]
-        sample = TopContexts(n_features, self.sample_size, ctx_len)
-        sample._put(np.arange(n_features), *top_slots(np.where(active & ~among_top, keys, NEG_INF), ids, values,
-                                                      self.sample_size))
-        negative = TopContexts(n_features, self.dead.k, ctx_len)
-        inactive = np.where((ids >= 0) & ~active, keys, NEG_INF)
-        negative._put(np.arange(n_features), *top_slots(
-            np.concatenate([self.dead.scores.numpy(), inactive], axis=1),
-            np.concatenate([self.dead.context_ids.numpy(), ids], axis=1),
-            np.concatenate([self.dead.values.numpy(), values], axis=1), self.dead.k))
+        pool, below = [], [self.dead.slots()]
+        for band in (self.upper, self.lower):
+            keys, ids, values, rows = band.slots()
+            # A context's max as finishing sees it: over its stored values (BOS stored as 0).
+            maxes = np.zeros(ids.shape, np.float32)
+            if band.k:
+                kernels.slot_maxes(values, maxes)
+            among_top = (ids[:, :, None] == top_ids[:, None, :]).any(axis=2)
+            active = (ids >= 0) & (maxes > threshold)
+            pool.append((np.where(active & ~among_top, keys, np.float32(NEG_INF)), ids, values, rows))
+            below.append((np.where((ids >= 0) & ~active, keys, np.float32(NEG_INF)), ids, values, rows))
+        sample = TopContexts.of(*top_slots(pool, self.sample_size))
+        negative = TopContexts.of(*top_slots(below, self.dead.k))
         self._settled = (sample, negative)
+        return self._settled
 
     @property
     def sample(self) -> TopContexts:
-        """The quantile sample at the final threshold (see the class notes); settles the collector."""
-        self.settle()
-        assert self._settled is not None
-        return self._settled[0]
+        """The quantile sample at the final threshold (see the class notes), sorted by key."""
+        return self._final_samples()[0]
 
     @property
     def negative(self) -> TopContexts:
-        """The non-activating sample at the final threshold (see the class notes); settles the collector."""
-        self.settle()
-        assert self._settled is not None
-        return self._settled[1]
+        """The non-activating sample at the final threshold (see the class notes), sorted by key."""
+        return self._final_samples()[1]
 
     def _split(self, work: Callable[[int, int, int], object]) -> None:
         """Run ``work(f0, f1, part)`` for each part's feature range: the first here, the others on threads

@@ -214,3 +214,27 @@ def sample_scores(ctx_max: Array, keys: Array, f0: int, f1: int, top_band: Array
                     dead[b, f] = key
             else:
                 dead[b, f] = key
+
+
+@njit(nogil=True, cache=True)
+def gather_slots(values: Array, rows: Array, slots: Array, out: Array, out_rows: Array, out_slots: Array) -> None:
+    """out[out_rows[i], out_slots[i]] = values[rows[i], slots[i]] for every i (rows of T float32 values)."""
+    for i in range(rows.shape[0]):
+        source = values[rows[i], slots[i]]
+        target = out[out_rows[i], out_slots[i]]
+        for t in range(source.shape[0]):
+            target[t] = source[t]
+
+
+@njit(nogil=True, cache=True)
+def slot_maxes(values: Array, out: Array) -> None:
+    """out[f, s] = max of values[f, s, :] ([F, k, T] float32 -> [F, k])."""
+    n_features, k, n_pos = values.shape
+    for f in range(n_features):
+        for s in range(k):
+            row = values[f, s]
+            best = row[0]
+            for t in range(1, n_pos):
+                v = row[t]
+                best = v if v > best else best
+            out[f, s] = best
