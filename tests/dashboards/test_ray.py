@@ -120,3 +120,48 @@ def test_the_build_command_checks_its_ray_options(monkeypatch, capsys):
     assert "--ray needs Ray" in capsys.readouterr().err
     assert main(["build", *BUILD, "--no-db", "--out", "x", "--ray-cpus", "2"]) == 2
     assert "add --ray auto" in capsys.readouterr().err
+
+
+class _FakeRay:
+    """What RayShards asks of the ray module when it joins a cluster."""
+
+    def __init__(self, cpus: int) -> None:
+        self.cpus, self.inits, self.shutdowns, self.initialized = cpus, [], 0, False
+
+    def is_initialized(self) -> bool:
+        return self.initialized
+
+    def init(self, **kwargs) -> None:
+        self.inits.append(kwargs)
+        self.initialized = True
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": float(self.cpus)}
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+        self.initialized = False
+
+
+@pytest.mark.parametrize("address, want", [("auto", None), ("head.example:6379", "head.example:6379")])
+def test_ray_shards_join_the_cluster_and_size_their_tasks(monkeypatch, address, want):
+    from featurepedia.dashboards.ray_shards import RayShards
+
+    fake = _FakeRay(cpus=8)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    shards = RayShards(address, cpus=3)
+    shards.start()
+    (init,) = fake.inits
+    assert init["address"] == want and init["include_dashboard"] is False
+    assert init["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"]  # the command's numeric settings reach the tasks
+    assert shards.parallelism == 2  # 8 CPUs // 3 per task
+    shards.close()
+    assert fake.shutdowns == 1
+    fake.initialized = True  # a process that joined by itself (ray.init before the build) stays joined
+    shards.start()
+    shards.close()
+    assert fake.shutdowns == 1 and len(fake.inits) == 1
+    with pytest.raises(UsageError, match="fewer than the 9"):
+        RayShards(address, cpus=9).start()
+    with pytest.raises(UsageError, match="at least 1 CPU"):
+        RayShards(address, cpus=0)
