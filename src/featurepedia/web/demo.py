@@ -151,10 +151,10 @@ def finish_demo(model_id: str, source_id: str, saes: Mapping[str, Path], tokens:
 
 def make_maps(model_id: str, source_ids: list[str], say: Say) -> None:
     """The map of each built source that has none (about a minute each on two cores)."""
-    from featurepedia.web.catalog.feature_map import compute_map, has_map
+    from featurepedia.web.catalog.feature_map import compute_map, needs_map
 
     for sid in source_ids:
-        if source_built(model_id, sid) and not has_map(model_id, sid):
+        if source_built(model_id, sid) and needs_map(model_id, sid):
             try:
                 row = compute_map(model_id, sid)
             except FeaturepediaError as err:
@@ -202,10 +202,10 @@ def work_left(model_id: str, source_id: str, saes: Mapping[str, Path]) -> list[s
             left.append(f"explain the SAE features of {model_id}/{sae_id}")
         elif campaign is not None and in_campaign < source.n_features:
             left.append(f"add the SAE features of {model_id}/{sae_id} to the campaign")
-    from featurepedia.web.catalog.feature_map import has_map
+    from featurepedia.web.catalog.feature_map import needs_map
 
     saes_left = bool(left)  # their explanations are yet to be written: they will be pending too
-    unmapped = [sid for sid in [source_id, *saes] if source_built(model_id, sid) and not has_map(model_id, sid)]
+    unmapped = [sid for sid in [source_id, *saes] if source_built(model_id, sid) and needs_map(model_id, sid)]
     if unmapped:
         left.append("map the features of " + ", ".join(f"{model_id}/{sid}" for sid in unmapped))
     pending = pending_explanations(demo_features(model_id, [source_id, *saes]), DEFAULT_SCORER).count()

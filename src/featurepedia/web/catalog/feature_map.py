@@ -49,5 +49,11 @@ def compute_map(model_id: str, source_id: str, params: MapParams | None = None) 
     return row
 
 
-def has_map(model_id: str, source_id: str) -> bool:
-    return SourceMap.objects.filter(source__model__slug=model_id, source__slug=source_id).exists()
+MIN_FEATURES = 16  # fewer than this makes no useful map (and UMAP needs more points than neighbours)
+
+
+def needs_map(model_id: str, source_id: str) -> bool:
+    """A stored source with enough features and no map yet."""
+    source = Source.objects.filter(model__slug=model_id, slug=source_id).first()
+    return (source is not None and source.n_features >= MIN_FEATURES
+            and not SourceMap.objects.filter(source=source).exists())
