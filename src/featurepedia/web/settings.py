@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+from whitenoise.compress import Compressor
 
 from featurepedia.settings import get_settings
 from featurepedia.web.accounts.config import enabled_providers
@@ -140,11 +141,10 @@ def database_config(url: str, *, production: bool, pool_size: int, connect_timeo
         options = config.setdefault("OPTIONS", {})
         options["connect_timeout"] = connect_timeout
         if production:
-            from psycopg_pool import ConnectionPool
-
-            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": connect_timeout,
-                               "check": ConnectionPool.check_connection}
+            # Django's pool checks each connection as it hands it out (ConnectionPool.check_connection).
+            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": connect_timeout}
             config["CONN_MAX_AGE"] = 0  # the pool keeps the connections (Django refuses both)
+            config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -193,8 +193,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Embedded mode serves the source files as they are (no collectstatic step, short caching).
 if _s.mode == "production":
     STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-                "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+                "staticfiles": {"BACKEND": "featurepedia.web.static_storage.StaticStorage"}}
 WHITENOISE_USE_FINDERS = _s.mode != "production"
+# Source maps are fetched only with developer tools open: not worth compressing (megabytes, at every start).
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 WHITENOISE_AUTOREFRESH = False
 
 from featurepedia.web.accounts.config import *  # noqa: E402,F403  (allauth, email, social sign-in)
