@@ -66,7 +66,9 @@ def production_stack(django_db_setup, django_db_blocker, tmp_path_factory) -> It
     web, inference = free_ports(2)
     data_dir = tmp_path_factory.mktemp("stack") / "data"
     stack = start_stack(database_url=database_url, redis_url=REDIS_URL, data_dir=data_dir, port=web,
-                        inference_port=inference, model=MODEL, env={"FEATUREPEDIA_INFERENCE_TIMEOUT": "20"})
+                        inference_port=inference, model=MODEL, env={"FEATUREPEDIA_INFERENCE_TIMEOUT": "20",
+                             # as in embedded mode: browser tests sign up and play on at once
+                             "FEATUREPEDIA_EMAIL_VERIFICATION": "optional"})
     yield stack
     stack.stop()
     empty_redis()
@@ -79,3 +81,18 @@ def stack(production_stack: Stack) -> Iterator[Stack]:
         pytest.fail(f"the production stack has stopped:\n{production_stack.log()[-3000:]}")
     empty_redis()
     yield production_stack
+    wait_for_tasks(production_stack)
+
+
+def wait_for_tasks(stack: Stack, timeout_s: float = 90.0) -> None:
+    """Wait until the worker has run every queued task: the test's database is emptied next, and a task
+    whose row vanishes under the worker stops it (and with it the stack)."""
+    import time
+
+    from django_tasks_db.models import DBTaskResult
+
+    deadline = time.monotonic() + timeout_s
+    while DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists():
+        if time.monotonic() > deadline or stack.process.poll() is not None:
+            pytest.fail(f"the stack's worker left tasks unfinished:\n{stack.log()[-3000:]}")
+        time.sleep(0.2)

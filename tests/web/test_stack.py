@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from featurepedia.web.stack import start_stack
-from tests.web.production_stack import REDIS_URL, free_ports, production_stack, stack  # noqa: F401  (fixtures)
+from tests.web.production_stack import REDIS_URL, free_ports
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +24,7 @@ def client(stack_) -> httpx.Client:
     return httpx.Client(base_url=stack_.url, timeout=30, trust_env=False, follow_redirects=False)
 
 
-def test_the_stack_is_alive_and_ready_with_all_its_processes(stack):  # noqa: F811
+def test_the_stack_is_alive_and_ready_with_all_its_processes(stack):
     with client(stack) as http:
         assert http.get("/healthz").json() == {"ok": True}
         ready = http.get("/readyz")
@@ -35,7 +35,7 @@ def test_the_stack_is_alive_and_ready_with_all_its_processes(stack):  # noqa: F8
     assert "gunicorn" in stack.log() and "featurepedia stack: starting web, worker, inference" in stack.log()
 
 
-def test_pages_carry_security_headers_and_a_strict_content_security_policy(stack, world):  # noqa: F811
+def test_pages_carry_security_headers_and_a_strict_content_security_policy(stack, world):
     with client(stack) as http:
         page = http.get("/")
         embed = http.get("/embed/tiny/1-mlp/0")
@@ -54,7 +54,7 @@ def test_pages_carry_security_headers_and_a_strict_content_security_policy(stack
     assert "X-Frame-Options" not in embed.headers
 
 
-def test_static_files_are_compressed_and_cached_for_ever(stack, world):  # noqa: F811
+def test_static_files_are_compressed_and_cached_for_ever(stack, world):
     with client(stack) as http:
         home = http.get("/").text
         css = re.search(r'href="(/static/featurepedia/site\.[0-9a-f]{12}\.css)"', home)
@@ -68,7 +68,7 @@ def test_static_files_are_compressed_and_cached_for_ever(stack, world):  # noqa:
         assert http.get("/static/featurepedia/site.css").status_code == 404  # only the hashed copies are served
 
 
-def test_a_player_plays_and_the_worker_scores_the_explanation(stack, world, make_user):  # noqa: F811
+def test_a_player_plays_and_the_worker_scores_the_explanation(stack, world, make_user):
     from allauth.account.models import EmailAddress
 
     from featurepedia.web.explanations.models import Explanation, ExplanationScore, Vote
@@ -102,7 +102,7 @@ def test_a_player_plays_and_the_worker_scores_the_explanation(stack, world, make
         time.sleep(0.5)
 
 
-def test_a_web_worker_killed_with_sigkill_is_replaced_and_the_site_keeps_answering(stack):  # noqa: F811
+def test_a_web_worker_killed_with_sigkill_is_replaced_and_the_site_keeps_answering(stack):
     before = stack.pids("web")
     killed = stack.kill_web_worker()
     with client(stack) as http:
@@ -115,7 +115,7 @@ def test_a_web_worker_killed_with_sigkill_is_replaced_and_the_site_keeps_answeri
     assert killed in before and killed not in stack.pids("web")
 
 
-def test_readyz_answers_503_naming_the_inference_service_when_it_is_down(production_stack, tmp_path):  # noqa: F811
+def test_readyz_answers_503_naming_the_inference_service_when_it_is_down(production_stack, tmp_path):
     ports = free_ports(4)
     web, dead = ports[2], ports[3]  # after the session stack's two
     alone = start_stack(database_url=production_stack.env["FEATUREPEDIA_DATABASE_URL"], redis_url=REDIS_URL,
