@@ -136,3 +136,27 @@ def test_the_procfile_and_the_refusals():
     with pytest.raises(UsageError, match="FEATUREPEDIA_INFERENCE_URL"):
         check_production(Settings.from_env(full), ("web", "worker"))
     check_production(Settings.from_env(full), ("web", "worker", "inference"))
+
+
+def test_the_policy_forbids_inline_code_and_lets_only_embed_pages_be_framed(client, world):
+    page = client.get("/")
+    csp = page["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe" not in csp
+    assert "frame-ancestors 'none'" in csp and page["X-Frame-Options"] == "DENY"
+    embed = client.get("/embed/tiny/1-mlp/0")
+    assert "frame-ancestors *" in embed["Content-Security-Policy"] and not embed.has_header("X-Frame-Options")
+
+
+def test_no_template_script_or_view_carries_inline_styles_scripts_or_handlers():
+    """What the policy would block, found in the sources before a browser finds it on a page."""
+    import re
+    from pathlib import Path
+
+    import featurepedia.web
+
+    root = Path(featurepedia.web.__file__).parent
+    inline = re.compile(r"""\sstyle=["']|\son[a-z]+=["']|<script(?![^>]*\ssrc=)(?![^>]*type=["']application/json)[^>]*>""")
+    found = [f"{path.relative_to(root)}: {m.group(0).strip()}"
+             for path in root.rglob("*") if path.suffix in (".html", ".py", ".js") and "vendor" not in path.parts
+             for m in inline.finditer(path.read_text(errors="replace"))]
+    assert not found, found
