@@ -69,7 +69,8 @@ def sign_up(page, email: str) -> None:
     page.goto(page.url.split("/versus")[0].split("/odd-one-out")[0] + "/accounts/signup/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("a-long-pass-phrase")
-    page.get_by_role("button", name="Sign Up").click()
+    with page.expect_navigation():  # the sign-up's redirect has loaded (slower through the production stack)
+        page.get_by_role("button", name="Sign Up").click()
 
 
 def test_this_vs_that_from_the_home_page(site, screen):
