@@ -19,7 +19,7 @@ SCREENS = {"desktop": {"width": 1100, "height": 900}, "phone": {"width": 390, "h
 
 
 @pytest.fixture
-def site(live_server):
+def site(server):
     """Made before the browser starts: Playwright's event loop makes later database calls refuse to run."""
     from featurepedia.web.catalog.models import LanguageModel, Source
     from featurepedia.web.game.models import Campaign
@@ -35,7 +35,7 @@ def site(live_server):
                                   "a long explanation: " + "things people write about, " * 6]):
             Explanation.objects.create(feature=f, text=text, method=f"m{j}")
     Campaign.objects.create(slug="tiny-1", title="Explain tiny layer 1", source=source)
-    return live_server.url
+    return server
 
 
 @pytest.fixture(params=list(SCREENS))
@@ -69,7 +69,8 @@ def sign_up(page, email: str) -> None:
     page.goto(page.url.split("/versus")[0].split("/odd-one-out")[0] + "/accounts/signup/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("a-long-pass-phrase")
-    page.get_by_role("button", name="Sign Up").click()
+    with page.expect_navigation():  # the sign-up's redirect has loaded (slower through the production stack)
+        page.get_by_role("button", name="Sign Up").click()
 
 
 def test_this_vs_that_from_the_home_page(site, screen):
