@@ -1,0 +1,59 @@
+"""Fixtures for the reliability tests: the web tests' world, PostgreSQL for the concurrency tests, threads.
+
+Tests marked ``services`` run against the machine's PostgreSQL (and Redis): ``make test`` runs this folder
+with ``FEATUREPEDIA_DATABASE_URL`` pointing at PostgreSQL, because SQLite serialises every write and so
+cannot show a race. Connections to those servers that a test needs to cut go through a TCP proxy the test
+controls (proxy.py); the servers themselves are never stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+
+from tests.web.conftest import api_key, fresh_cache, make_user, no_embeddings, world  # noqa: F401
+
+# Redis database of these tests (emptied by them); override it where database 14 is taken.
+REDIS_URL = os.environ.get("FEATUREPEDIA_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest.fixture(autouse=True)
+def _postgres_for_services(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("services") is None or "db" not in request.fixturenames \
+            and "transactional_db" not in request.fixturenames:
+        return
+    if connection.vendor != "postgresql":
+        pytest.fail("the reliability tests marked services need PostgreSQL: run them with "
+                    "FEATUREPEDIA_DATABASE_URL=postgres://root@127.0.0.1:5432/test", pytrace=False)
+
+
+def run_at_once(n: int, action: Callable[[int], Any], timeout: float = 120.0) -> list[Any]:
+    """Run ``action(i)`` for i in 0..n-1 on n threads released together; returns results (or exceptions).
+
+    Each thread has its own database connection (Django's are per thread), closed when it ends.
+    """
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=timeout)
+            results[i] = action(i)
+        except BaseException as err:  # reported to the test, which asserts on it
+            results[i] = err
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    stuck = [i for i, t in enumerate(threads) if t.is_alive()]
+    assert not stuck, f"{len(stuck)} of {n} threads still running after {timeout} s"
+    return results
