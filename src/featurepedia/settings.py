@@ -75,6 +75,12 @@ class Settings:
     api_rate_window: int = _setting(
         60, "Length in seconds of the API's fixed rate-limit window; counts live in the cache (Redis when "
         "FEATUREPEDIA_REDIS_URL is set, so all web processes share them).")
+    task_stale_after: float = _setting(
+        300.0, "Seconds after which a task still marked running is taken to have lost its worker (killed, out of "
+        "memory) and is queued again by `featurepedia worker`; keep it above the longest task (scoring takes "
+        "seconds).")
+    task_poll_interval: float = _setting(1.0, "Seconds `featurepedia worker` waits between looks at an empty "
+                                         "task queue.")
     redis_url: str = _setting("", "Redis URL, e.g. redis://127.0.0.1:6379/0: the cache shared by all web processes, "
                               "which also holds sessions (backed by the database). Empty: a per-process memory cache.")
     openai_base_url: str = _setting("https://api.openai.com/v1", "OpenAI-compatible endpoint for the openai "
@@ -143,6 +149,9 @@ class Settings:
             if getattr(self, name) < 0:
                 raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {getattr(self, name)}; use 0 (no limit) or a "
                                     "positive number of requests per window.")
+        if not self.task_stale_after > 0 or self.task_poll_interval < 0:
+            raise SettingsError(f"FEATUREPEDIA_TASK_STALE_AFTER must be above 0 and FEATUREPEDIA_TASK_POLL_INTERVAL "
+                                f"0 or more; they are {self.task_stale_after} and {self.task_poll_interval}.")
         if self.api_rate_window < 1:
             raise SettingsError(f"FEATUREPEDIA_API_RATE_WINDOW is {self.api_rate_window}; use a window of at least "
                                 "1 second (60 counts requests per minute).")
