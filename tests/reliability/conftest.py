@@ -57,3 +57,36 @@ def run_at_once(n: int, action: Callable[[int], Any], timeout: float = 120.0) ->
     stuck = [i for i, t in enumerate(threads) if t.is_alive()]
     assert not stuck, f"{len(stuck)} of {n} threads still running after {timeout} s"
     return results
+
+
+def free_port(start: int = 18210, stop: int = 18300) -> int:
+    """A free local port in this project's test range (18200-18299)."""
+    import socket
+
+    for port in range(start, stop):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{stop - 1}")
+
+
+@pytest.fixture
+def db_proxy(transactional_db):
+    """The test's database connection, rerouted through a CuttableProxy (yielded) to the real PostgreSQL."""
+    from tests.reliability.proxy import CuttableProxy
+
+    settings_dict = connection.settings_dict
+    original = (settings_dict["HOST"], settings_dict["PORT"])
+    proxy = CuttableProxy((original[0] or "127.0.0.1", int(original[1] or 5432)), free_port()).start()
+    connection.close()
+    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", str(proxy.port)
+    try:
+        yield proxy
+    finally:
+        proxy.restore()
+        connection.close()
+        settings_dict["HOST"], settings_dict["PORT"] = original
+        proxy.stop()

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after security headers: a lost database answers 503 + Retry-After (web/outage.py).
+    "featurepedia.web.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Feature pages carry one span per token (~400 KB of HTML); gzip makes them ~10x smaller. Django's
     # GZipMiddleware pads responses against BREACH.
@@ -114,7 +116,9 @@ TEMPLATES = [
 
 
 def _database() -> dict[str, Any]:
-    config: dict[str, Any] = dict(dj_database_url.parse(_s.database, conn_max_age=60))
+    # Health checks: a kept connection that broke while idle (the database restarted) is replaced before the
+    # request's first query instead of failing it, so the site recovers from an outage without a restart.
+    config: dict[str, Any] = dict(dj_database_url.parse(_s.database, conn_max_age=60, conn_health_checks=True))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers (the site) and a writer (a build, a vote) work at once; IMMEDIATE transactions
