@@ -90,3 +90,31 @@ def db_proxy(transactional_db):
         connection.close()
         settings_dict["HOST"], settings_dict["PORT"] = original
         proxy.stop()
+
+
+@pytest.fixture
+def redis_proxy(settings):
+    """The cache (and session copies) on Redis through a CuttableProxy (yielded), on this suite's database."""
+    from urllib.parse import urlsplit
+
+    import redis
+    from django.core.cache import caches
+
+    from featurepedia.web.settings import caches_for
+    from tests.reliability.proxy import CuttableProxy
+
+    parts = urlsplit(REDIS_URL)
+    proxy = CuttableProxy((parts.hostname or "127.0.0.1", parts.port or 6379), free_port()).start()
+    direct = redis.Redis.from_url(REDIS_URL)
+    direct.flushdb()
+    settings.CACHES = caches_for(f"redis://127.0.0.1:{proxy.port}{parts.path}")
+    settings.CACHES["default"]["OPTIONS"] = {"RETRY_AFTER": 0.2}
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    caches.close_all()
+    try:
+        yield proxy
+    finally:
+        proxy.restore()
+        caches.close_all()
+        direct.flushdb()
+        proxy.stop()

@@ -33,9 +33,11 @@ def behind_proxy(public_url: str) -> dict[str, Any]:
 
 
 def caches_for(redis_url: str) -> dict[str, Any]:
-    """Django's CACHES: Redis, shared by every web process, when a URL is given; else per-process memory."""
+    """Django's CACHES: Redis, shared by every web process, when a URL is given; else per-process memory.
+
+    The Redis cache falls back to per-process memory while Redis is unreachable (web/cache.py)."""
     if redis_url:
-        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url,
+        return {"default": {"BACKEND": "featurepedia.web.cache.FallbackRedisCache", "LOCATION": redis_url,
                             "KEY_PREFIX": "featurepedia"}}
     return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
