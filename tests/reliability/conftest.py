@@ -118,3 +118,33 @@ def redis_proxy(settings):
         caches.close_all()
         direct.flushdb()
         proxy.stop()
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path, settings):
+    """A factory: start the production stack (gunicorn + `featurepedia worker`) on the test database.
+
+    The test process signs with the stack's secret key, so sessions it makes (force_login) are valid there.
+    """
+    import redis
+
+    from tests.reliability.stack import SECRET, Stack, stack_env
+
+    settings.SECRET_KEY = SECRET
+
+    started: list[Stack] = []
+
+    def start(web_workers: int = 2, task_workers: int = 1, **env: str) -> Stack:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        s = Stack(stack_env(connection.settings_dict, REDIS_URL, tmp_path / "data", **env), free_port(18250),
+                  tmp_path / "stack.log", web_workers=web_workers)
+        started.append(s)
+        for _ in range(task_workers):
+            s.start_worker()
+        s.start_web()
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+    connections.close_all()
