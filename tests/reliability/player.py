@@ -11,8 +11,6 @@ import random
 import re
 from typing import Any
 
-from featurepedia.web.game.models import Flag, PlayEvent
-
 VOTE_BUTTON = re.compile(r'name="explanation" value="(\d+)"')
 WORDS = ("cats dogs numbers cities colours rivers kings songs tools trees verbs dates money weather food ships "
          "names places letters bones stars").split()
@@ -77,6 +75,7 @@ class Player:
 def missing_writes(writes: list[dict[str, Any]], users: dict[str, Any]) -> list[dict[str, Any]]:
     """The writes answered with success that the database does not hold."""
     from featurepedia.web.explanations.models import Explanation, Vote
+    from featurepedia.web.game.models import Flag, PlayEvent
 
     missing = []
     for w in writes:

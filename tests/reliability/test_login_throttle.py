@@ -11,6 +11,12 @@ pytestmark = pytest.mark.django_db
 TOO_MANY = "Too many failed login attempts"
 
 
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings):
+    """Dozens of sign-in attempts: a cheap password hash keeps the test fast (the limit does not depend on it)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def member(make_user, fresh_cache):
     from allauth.account.models import EmailAddress

@@ -158,12 +158,17 @@ def submit(user: AbstractBaseUser, feature: Feature, text: str, draft: Explanati
     if allowance.left <= 0:
         raise ExplanationError(f"You have written {allowance.limit} explanations today, the daily limit; "
                                "save this one as a draft and publish it tomorrow.")
+    # The slow part of the duplicate check (sentence embeddings) runs before taking any lock ...
+    candidates = list(visible(feature).exclude(pk=getattr(draft, "pk", None)))
+    duplicate = find_duplicate(candidates, text, use_embeddings=use_embeddings)
     with transaction.atomic():
-        # One submission per feature at a time: two players sending the same words at once must leave one
-        # explanation and an upvote, so the duplicate check and the insert happen under the feature's lock.
+        # ... then, one submission per feature at a time, it is repeated against explanations that appeared
+        # meanwhile: two players sending the same words at once leave one explanation and an upvote.
         Feature.objects.select_for_update().filter(pk=feature.pk).values_list("pk", flat=True).first()
-        candidates = list(visible(feature).exclude(pk=getattr(draft, "pk", None)))
-        duplicate = find_duplicate(candidates, text, use_embeddings=use_embeddings)
+        if duplicate is None:
+            seen = {c.pk for c in candidates}
+            newer = [c for c in visible(feature).exclude(pk=getattr(draft, "pk", None)) if c.pk not in seen]
+            duplicate = find_duplicate(newer, text, use_embeddings=use_embeddings)
         if duplicate is not None:
             if duplicate.author_id != user.pk:
                 cast_vote(user, duplicate, 1)
