@@ -86,9 +86,9 @@ def test_this_vs_that_from_the_home_page(site, screen):
         for target in [sides.first, sides.last, page.get_by_role("button", name="Both bad")]:
             assert on_first_screen(page, target)
         check_targets(page, page.locator(".versus-answer button"))
-    tok = page.locator(".snippets .tok").nth(4)
+    tok = page.locator(".snippets span[title]").nth(4)
     tap(name, page, tok)
-    assert page.locator(".tok-readout").text_content() == tok.get_attribute("title")  # a value without hover
+    assert page.locator(".tok-readout").text_content() == f"“{tok.text_content()}”  {tok.get_attribute('title')}"
     tap(name, page, sides.first)
     assert "You said" in page.locator(".messages").inner_text()
     assert "Sign up to keep" in page.locator(".messages").inner_text()

@@ -117,7 +117,7 @@ def test_document_separators_are_stored_and_shown_as_special_tokens(client, tiny
     assert position in example.special  # stored as a flag, not only in the note's words
     assert example.notes[str(position)].startswith("special token, not text: end of text")
     page = client.get(reverse("feature", args=["tiny-llama", "1-mlp", example.feature.index])).content.decode()
-    assert 'class="tok special"' in page and "&lt;|endoftext|&gt;" in page
+    assert 'class="special"' in page and "&lt;|endoftext|&gt;" in page
 
 
 def test_special_tokens_survive_a_bundle_round_trip(tiny_llama, corpus, tmp_path):
@@ -142,8 +142,17 @@ def test_pages_mark_special_tokens_by_the_stored_flag_not_the_notes_words():
 
     html = render_tokens(["a", "<|endoftext|>", "b"], [0.0, 0.0, 0.0],
                          {"0": "special token, not text (a note that only reads like one)"}, 1.0, special={1})
-    assert html.count('class="tok special"') == 1 and 'class="tok partial"' in html
-    assert html.index('class="tok special"') > html.index("a note that only")  # the flagged token, not "a"
+    assert html.count('class="special"') == 1 and 'class="partial"' in html
+    assert html.index('class="special"') > html.index("a note that only")  # the flagged token, not "a"
+
+
+def test_tokens_are_shaded_by_classes_with_the_exact_value_in_the_title():
+    from featurepedia.web.catalog.display import render_tokens
+
+    html = render_tokens(["a", " b", "<c>", "d"], [0.0, 0.5, 1.7, 0.123456], {}, 1.0)
+    assert "style=" not in html  # the content security policy forbids inline styles
+    assert html == ('<span title="0">a</span><span class="a10" title="0.5"> b</span>'
+                    '<span class="a20" title="1.7">&lt;c&gt;</span><span class="a2" title="0.1235">d</span>')
 
 
 def test_a_bundle_of_another_format_is_refused(tmp_path):

@@ -1,10 +1,16 @@
 """HTML pieces for feature pages: highlighted token contexts and the activation histogram (inline SVG).
 
-All corpus text is escaped with format_html; nothing from the corpus is ever marked safe as it is.
+All corpus text is escaped (``html.escape`` for the token spans, format_html elsewhere); nothing from the
+corpus is ever marked safe as it is.
+
+A token's shading is a class, never an inline style (the content security policy forbids those): ``a1`` to
+``a20`` set the background's strength to n/20 (site.css); below 1/40 a token has no class at all. The exact
+value is the token's title. A feature page holds thousands of tokens, so the markup is kept short.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -28,21 +34,30 @@ def _visible(text: str) -> str:
     return text.replace("\n", "↵").replace("\t", "→")
 
 
+LEVELS = 20  # shading steps; site.css defines .a1 .. .a20
+
+
+def shade(value: float, scale: float) -> str:
+    """The shading class of ``value`` relative to ``scale`` ("a1" .. "a20"), or "" for no shading."""
+    level = round(max(0.0, min(1.0, value / scale)) * LEVELS) if scale > 0 else 0
+    return f"a{level}" if level else ""
+
+
 def render_tokens(tokens: Sequence[str], values: Sequence[float], notes: dict, scale: float,
                   special: Collection[int] = ()) -> SafeString:
-    """One context as spans; background strength = value / scale; hover shows token and value.
+    """One context as spans, shaded by value / scale; the title (hover, tap) is the exact value.
 
     Args:
         notes: hover notes by position (as a string); special: positions of special tokens.
     """
     spans = []
     for i, (tok, val) in enumerate(zip(tokens, values, strict=False)):
-        strength = max(0.0, min(1.0, val / scale)) if scale > 0 else 0.0
         note = notes.get(str(i), "")
-        title = f"{tok!r}  {val:.4g}" + (f" — {note}" if note else "")
-        cls = "tok special" if i in special else "tok partial" if note else "tok"
-        spans.append((cls, f"{strength:.3f}", title, _visible(tok)))
-    return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', spans)
+        title = f"{val:.4g} — {note}" if note else f"{val:.4g}"
+        cls = " ".join(c for c in (shade(val, scale), "special" if i in special else "partial" if note else "") if c)
+        attr = f' class="{cls}"' if cls else ""
+        spans.append(f'<span{attr} title="{html.escape(title)}">{html.escape(_visible(tok))}</span>')
+    return mark_safe("".join(spans))
 
 
 def render_example(e: ActivationExample, scale: float, start: int = 0) -> SafeString:

@@ -1,7 +1,8 @@
 """HTML pieces of the live pages: clickable highlighted tokens, attribution colours.
 
 Token text comes from the visitor; it is escaped by format_html like corpus text (nothing is marked safe
-as it is). Whitespace is made visible the way the clues show it.
+as it is). Whitespace is made visible the way the clues show it, and shading is a class as on the clues
+(``catalog.display.shade``), never an inline style.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from featurepedia.lm.tokens import TokenText
+from featurepedia.web.catalog.display import shade
 
 
 def visible(text: str) -> str:
@@ -29,8 +31,9 @@ def _title(token: TokenText, value: float, what: str = "") -> str:
     return f"{token.text!r}  {what}{value:.4g}" + (f" — {token.note}" if token.note else "")
 
 
-def _class(token: TokenText, base: str) -> str:
-    return f"{base} special" if token.special else f"{base} partial" if token.note else base
+def _class(token: TokenText, base: str, level: str = "") -> str:
+    cls = f"{base} {level}" if level else base
+    return f"{cls} special" if token.special else f"{cls} partial" if token.note else cls
 
 
 def token_buttons(tokens: Sequence[TokenText], values: Sequence[float], scale: float) -> SafeString:
@@ -39,9 +42,8 @@ def token_buttons(tokens: Sequence[TokenText], values: Sequence[float], scale: f
     parts = []
     for i in range(first_shown(tokens), len(tokens)):
         token, value = tokens[i], values[i]
-        strength = max(0.0, min(1.0, value / scale)) if scale > 0 else 0.0
-        parts.append((_class(token, "tok"), f"{strength:.3f}", i, _title(token, value), visible(token.text)))
-    return format_html_join("", '<button type="submit" class="{}" style="--a:{}" name="target" value="{}" '
+        parts.append((_class(token, "tok", shade(value, scale)), i, _title(token, value), visible(token.text)))
+    return format_html_join("", '<button type="submit" class="{}" name="target" value="{}" '
                                 'title="{}">{}</button>', parts)
 
 
@@ -52,13 +54,12 @@ def attribution_spans(tokens: Sequence[TokenText], attributions: Sequence[float]
     parts = []
     for i in range(first_shown(tokens), len(tokens)):
         token, value = tokens[i], attributions[i]
-        strength = min(1.0, abs(value) / scale) if scale > 0 else 0.0
         sign = "pos" if value > 0 else "neg" if value < 0 else "zero"
         where = " target" if i == target else " after" if i > target else ""
         title = "the clicked token" if i == target else "after the clicked token: no effect" if i > target \
             else _title(token, value, "contributes ")
-        parts.append((_class(token, f"tok attr {sign}{where}"), f"{strength:.3f}", title, visible(token.text)))
-    return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', parts)
+        parts.append((_class(token, f"tok attr {sign}{where}", shade(abs(value), scale)), title, visible(token.text)))
+    return format_html_join("", '<span class="{}" title="{}">{}</span>', parts)
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,9 @@ def plain_tokens(tokens: Sequence[TokenText], values: Sequence[float], scale: fl
     parts = []
     for i in range(first_shown(tokens), len(tokens)):
         token, value = tokens[i], values[i]
-        strength = max(0.0, min(1.0, value / scale)) if scale > 0 else 0.0
-        cls = _class(token, "tok peak" if i == peak else "tok")
-        parts.append((cls, f"{strength:.3f}", _title(token, value), visible(token.text)))
-    return format_html_join("", '<span class="{}" style="--a:{}" title="{}">{}</span>', parts)
+        cls = _class(token, "tok peak" if i == peak else "tok", shade(value, scale))
+        parts.append((cls, _title(token, value), visible(token.text)))
+    return format_html_join("", '<span class="{}" title="{}">{}</span>', parts)
 
 
 def token_label(token: TokenText) -> SafeString:
