@@ -9,6 +9,7 @@ controls (proxy.py); the servers themselves are never stopped.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -122,29 +123,34 @@ def redis_proxy(settings):
 
 @pytest.fixture
 def stack(transactional_db, tmp_path, settings):
-    """A factory: start the production stack (gunicorn + `featurepedia worker`) on the test database.
+    """A factory: start the production stack (web + inference, and a task worker) on the test database.
 
     The test process signs with the stack's secret key, so sessions it makes (force_login) are valid there.
     """
     import redis
 
-    from tests.reliability.stack import SECRET, Stack, stack_env
+    from tests.reliability.stack import SECRET, ProductionSite, database_url
 
     settings.SECRET_KEY = SECRET
+    started: list[ProductionSite] = []
 
-    started: list[Stack] = []
-
-    def start(web_workers: int = 2, task_workers: int = 1, **env: str) -> Stack:
+    def start(web_workers: int = 2, task_workers: int = 1, **env: str) -> ProductionSite:
         redis.Redis.from_url(REDIS_URL).flushdb()
-        s = Stack(stack_env(connection.settings_dict, REDIS_URL, tmp_path / "data", **env), free_port(18250),
-                  tmp_path / "stack.log", web_workers=web_workers)
-        started.append(s)
+        web_port = free_port(18250)
+        inference_port = free_port(web_port + 1)
+        site = ProductionSite(
+            database_url(connection.settings_dict), REDIS_URL, tmp_path / "data",
+            (web_port, inference_port, free_port(inference_port + 1)),
+            {"FEATUREPEDIA_SECRET_KEY": SECRET, "FEATUREPEDIA_EMAIL_VERIFICATION": "none",
+             "FEATUREPEDIA_TASK_POLL_INTERVAL": "0.2", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+             "PYTHONPATH": os.pathsep.join(sys.path), **env}, web_workers=web_workers)
+        started.append(site)
         for _ in range(task_workers):
-            s.start_worker()
-        s.start_web()
-        return s
+            site.start_worker()
+        site.start_web()
+        return site
 
     yield start
-    for s in started:
-        s.stop()
+    for site in started:
+        site.stop()
     connections.close_all()

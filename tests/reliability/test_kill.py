@@ -46,8 +46,7 @@ def test_killing_web_and_task_workers_mid_flow_loses_no_answered_write(world, ma
         wait_for(lambda: confirmed() >= 15, what="players to get answers through")
         killed = [site.kill_web_worker()]
         wait_for(lambda: confirmed() >= 30, what="answers after a web worker was killed")
-        worker = site.workers[0]
-        site.kill_worker(worker)
+        site.kill_worker()
         killed.append(site.kill_web_worker())
         wait_for(lambda: confirmed() >= 45, what="answers after the task worker was killed")
         wait_for(lambda: len(site.web_pids()) == 2 and not set(killed) & set(site.web_pids()),

@@ -1,5 +1,5 @@
 """Load: simulated players (locust) on the production stack over the game flow, feature pages and the API,
-for about 40 seconds. No response may be a 5xx or a broken connection, and every write the site answered
+for about 30 seconds. No response may be a 5xx or a broken connection, and every write the site answered
 with success must be in the database afterwards. Throughput and latency are printed, not asserted (they
 depend on the machine's load; bench/web.py measures them)."""
 
@@ -17,7 +17,7 @@ from tests.reliability.world_load import load_world
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-SECONDS = int(os.environ.get("FEATUREPEDIA_TEST_LOAD_SECONDS", "40"))
+SECONDS = int(os.environ.get("FEATUREPEDIA_TEST_LOAD_SECONDS", "30"))
 
 
 def test_the_game_under_load_answers_no_5xx_and_loses_no_write(world, make_user, stack, tmp_path):
