@@ -134,12 +134,14 @@ def stack(transactional_db, tmp_path, settings):
     settings.SECRET_KEY = SECRET
     started: list[ProductionSite] = []
 
-    def start(web_workers: int = 2, task_workers: int = 1, **env: str) -> ProductionSite:
+    def start(web_workers: int = 2, task_workers: int = 1, database: str = "", redis_url: str = "",
+              **env: str) -> ProductionSite:
+        """``database`` and ``redis_url`` default to the test database and this suite's Redis."""
         redis.Redis.from_url(REDIS_URL).flushdb()
         web_port = free_port(18250)
         inference_port = free_port(web_port + 1)
         site = ProductionSite(
-            database_url(connection.settings_dict), REDIS_URL, tmp_path / "data",
+            database or database_url(connection.settings_dict), redis_url or REDIS_URL, tmp_path / "data",
             (web_port, inference_port, free_port(inference_port + 1)),
             {"FEATUREPEDIA_SECRET_KEY": SECRET, "FEATUREPEDIA_EMAIL_VERIFICATION": "none",
              "FEATUREPEDIA_TASK_POLL_INTERVAL": "0.2", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -154,3 +156,22 @@ def stack(transactional_db, tmp_path, settings):
     for site in started:
         site.stop()
     connections.close_all()
+
+
+@pytest.fixture
+def server_proxies():
+    """CuttableProxies to the real PostgreSQL and Redis (for a stack to use; the test's own connection is direct)."""
+    from urllib.parse import urlsplit
+
+    from tests.reliability.proxy import CuttableProxy
+
+    settings_dict = connection.settings_dict
+    pg = CuttableProxy((settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432)),
+                       free_port(18220)).start()
+    parts = urlsplit(REDIS_URL)
+    rd = CuttableProxy((parts.hostname or "127.0.0.1", parts.port or 6379), free_port(pg.port + 1)).start()
+    try:
+        yield pg, rd
+    finally:
+        pg.stop()
+        rd.stop()

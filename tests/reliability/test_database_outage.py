@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.test import Client
 from django.urls import reverse
 
@@ -52,6 +52,7 @@ def test_pages_and_the_api_answer_503_while_the_database_is_away_then_recover(wo
         assert "database is unreachable" in body.json()["error"]
     logged = _outage_logs(caplog)
     assert len(logged) == 1 and "unreachable" in logged[0], logged  # once, not once per request
+    assert not [r for r in caplog.records if r.exc_info], "an outage is not a crash: no tracebacks"
 
     db_proxy.restore()
     close_old_connections()  # what the server does as each request starts (the test client skips it)
@@ -83,3 +84,43 @@ def test_the_worker_waits_out_the_outage_and_then_scores(db_proxy, make_user, no
     assert sum("unreachable" in m for m in messages) == 1 and any("reachable again" in m for m in messages)
     assert DBTaskResult.objects.get().status == TaskResultStatus.SUCCESSFUL
     assert result.explanation.scores.get().status == "ok"
+
+
+@pytest.mark.slow
+def test_the_production_stack_rides_out_database_and_redis_outages_without_a_restart(world, make_user, stack,
+                                                                                     server_proxies):
+    import httpx
+
+    from tests.reliability.stack import database_url
+    from tests.reliability.test_worker import wait_for
+
+    pg, rd = server_proxies
+    db = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(pg.port)}
+    player = Client()
+    player.force_login(make_user("ann"))
+    cookies = {"sessionid": player.cookies["sessionid"].value}
+    site = stack(task_workers=0, database=database_url(db), redis_url=f"redis://127.0.0.1:{rd.port}/14",
+                 FEATUREPEDIA_DB_CONNECT_TIMEOUT="2")
+    web = httpx.Client(base_url=site.url, cookies=cookies, timeout=60, trust_env=False)
+    assert web.get("/me/").status_code == 200 and web.get("/tiny/1-mlp/0").status_code == 200
+
+    rd.cut()  # Redis away: the site serves, the player stays signed in
+    for _ in range(4):
+        assert web.get("/me/").status_code == 200 and web.get("/api/feature/tiny/1-mlp/0").status_code == 200
+    rd.restore()
+
+    pg.cut()  # the database away: 503 with Retry-After, HTML for pages and JSON for the API
+    for _ in range(4):
+        page, api = web.get("/tiny/1-mlp/0"), web.get("/api/feature/tiny/1-mlp/0")
+        assert page.status_code == 503 and page.headers["Retry-After"].isdigit(), page.text[:500]
+        assert api.status_code == 503 and api.json()["status"] == 503 and api.headers["Retry-After"].isdigit()
+    pg.restore()
+    wait_for(lambda: web.get("/tiny/1-mlp/0").status_code == 200, timeout=60, what="the site to recover")
+    assert web.get("/me/").status_code == 200 and web.get("/api/feature/tiny/1-mlp/0").status_code == 200
+    assert len(site.web_pids()) == 2  # the same processes: nothing was restarted
+
+    log = site.tail(200_000)
+    # Logged once per web process (two of them), not once per request.
+    assert 1 <= log.count("the database is unreachable") <= 2, log[-3000:]
+    assert log.count("Redis is unreachable") <= 2 and "Traceback" not in log, log[-3000:]
+    assert "error connecting in" not in log  # the pool's reconnection attempts are not logged one by one

@@ -212,4 +212,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    # While the database is away the pool warns at every reconnection attempt; web/outage.py logs the outage
+    # once instead (and once when it ends).
+    "loggers": {"psycopg.pool": {"level": "ERROR"}},
 }
