@@ -44,6 +44,8 @@ def test_the_site_serves_and_players_stay_signed_in_while_redis_is_away(world, r
         for _ in range(3):
             assert player.get(reverse("profile")).status_code == 200  # signed in: the session is in the database
             assert player.get("/tiny/1-mlp/0").status_code == 200
+        ready = Client().get("/readyz")  # still ready (a load balancer keeps the host), and says it degraded
+        assert ready.status_code == 200 and ready.json()["checks"]["cache"].startswith("degraded"), ready.json()
         played = player.get(reverse("play"), follow=True)
         assert played.status_code == 200  # the game's session state still works
         statuses = [Client().get("/api/campaigns").status_code for _ in range(7)]
