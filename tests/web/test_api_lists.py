@@ -83,7 +83,7 @@ def test_campaigns(client, world):
     tiny = items[1]
     assert tiny == {
         "slug": "tiny-1", "title": "Explain tiny layer 1", "description": "", "model": "tiny", "source": "1-mlp",
-        "starts": None, "ends": None, "running": True, "n_features": 3, "n_explained": 1, "url": "/play/tiny-1/"}
+        "starts": None, "ends": None, "running": True, "contest": False, "n_features": 3, "n_explained": 1, "url": "/play/tiny-1/"}
     assert items[0]["running"] is False and items[0]["source"] is None
 
 

@@ -43,6 +43,9 @@ class FeaturepediaErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        refused = _nul_parameter(request)
+        if refused is not None:
+            return self._answer(request, refused)
         response = self.get_response(request)
         if response.status_code >= 400 and is_api(request) and not _is_json(response):
             return _as_json_error(request, response)
@@ -51,6 +54,10 @@ class FeaturepediaErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, FeaturepediaError):
             return None  # Django's own handling (Http404, PermissionDenied, a crash's 500)
+        return self._answer(request, exception)
+
+    @staticmethod
+    def _answer(request: HttpRequest, exception: FeaturepediaError) -> HttpResponse:
         if is_api(request):
             return json_error(exception.message, exception.status)
         if exception.status == HTTPStatus.NOT_FOUND:
@@ -58,6 +65,22 @@ class FeaturepediaErrorMiddleware:
         title = f"{_phrase(exception.status)} ({exception.status})"
         return HttpResponse(defaults.ERROR_PAGE_TEMPLATE % {"title": title, "details": escape(exception.message)},
                             status=exception.status)
+
+
+def _nul_parameter(request: HttpRequest) -> FeaturepediaError | None:
+    """A 400 for a query parameter or form field holding a NUL: no field of the site can use one, and
+    the database cannot store or even compare with one (PostgreSQL refuses it in text)."""
+    fields = [("query parameter", request.GET)]
+    if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
+                                                             "multipart/form-data"):
+        fields.append(("form field", request.POST))
+    for kind, data in fields:
+        for name, values in data.lists():
+            if "\x00" in name or any("\x00" in v for v in values):
+                shown = name.replace("\x00", "%00")[:40]
+                return FeaturepediaError(f"The {kind} {shown!r} contains a NUL character (%00), which no field "
+                                         "accepts; remove it and send the request again.")
+    return None
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

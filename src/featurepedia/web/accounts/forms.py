@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django_countries import countries
 
+from featurepedia.web import text_rules
 from featurepedia.web.game.models import Profile
 
 
@@ -32,6 +33,14 @@ class ProfileForm(forms.ModelForm):
         labels = {"display_name": "Name on leaderboards", "explicit_filter": "Hide clues with explicit words",
                   "advanced_mode": "Advanced mode (authors, methods, all scores, filters)",
                   "blind_mode": "Blind mode (hide others' explanations until I answer)"}
+
+    def clean_display_name(self) -> str:
+        """Refused with the character named when it holds a control, direction or invisible character."""
+        name = " ".join((self.cleaned_data.get("display_name") or "").split())
+        reason = text_rules.problem(name, name=True)
+        if reason:
+            raise forms.ValidationError(f"That name cannot be used: {reason}.")
+        return name
 
 
 class VisitorSettingsForm(forms.Form):

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from featurepedia.errors import UsageError
+from featurepedia.web import text_rules
 from featurepedia.web.accounts.models import ApiKey
 
 KEY_PREFIX = "fp_"
@@ -26,7 +27,7 @@ def hash_key(key: str) -> str:
 
 def create_key(user: AbstractBaseUser, name: str) -> tuple[ApiKey, str]:
     """Make a key for ``user``; returns the stored row and the key itself (shown once, never stored)."""
-    name = " ".join(name.split())[:60] or "API key"
+    name = text_rules.check(" ".join(name.split())[:60], "a key's name", name=True) or "API key"
     with transaction.atomic():
         active = ApiKey.objects.select_for_update().filter(user=user, revoked__isnull=True)
         if active.count() >= MAX_ACTIVE_KEYS:

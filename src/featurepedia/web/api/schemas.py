@@ -113,6 +113,7 @@ class CampaignOut(Schema):
     starts: datetime | None
     ends: datetime | None
     running: bool
+    contest: bool = Field(description="a contest: time-boxed, with its own board (GET /api/contests/{slug})")
     n_features: int
     n_explained: int = Field(description="features with at least one live explanation")
     url: str

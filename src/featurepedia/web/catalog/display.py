@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from featurepedia.web.catalog.models import ActivationExample
+from featurepedia.web.text_rules import visible_token
 
 BIN_TITLES = {"top": "Top activations", "negative": "Not activating (random)"}
 
@@ -30,8 +31,8 @@ class Group:
 
 
 def _visible(text: str) -> str:
-    """Whitespace a reader can see: newlines as ↵, tabs as →."""
-    return text.replace("\n", "↵").replace("\t", "→")
+    """The token as the clues show it (see :func:`featurepedia.web.text_rules.visible_token`)."""
+    return visible_token(text)
 
 
 LEVELS = 20  # shading steps; site.css defines .a1 .. .a20

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from featurepedia.dashboards.results import FeatureDashboard, RunInfo
 from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
+from featurepedia.web.text_rules import storable
 
 FEATURE_FIELDS = ["max_act", "min_act", "density", "hist_counts", "hist_lo", "hist_hi", "top_logits",
                   "bottom_logits", "neighbours"]
@@ -51,7 +52,7 @@ class DatabaseSink:
             ActivationExample.objects.filter(feature_id__in=ids.values()).delete()
             ActivationExample.objects.bulk_create(
                 [ActivationExample(feature_id=ids[f.index], bin=e.bin, rank=e.rank, token_ids=e.token_ids,
-                                   tokens=e.tokens, notes={str(k): v for k, v in e.notes.items()},
+                                   tokens=[storable(t) for t in e.tokens], notes={str(k): v for k, v in e.notes.items()},
                                    special=list(e.special),
                                    values=e.values_list(), max_value=e.max_value, max_index=e.max_index)
                  for f in features for e in f.examples],
@@ -77,6 +78,7 @@ def _unsaved_feature(source: Source, f: FeatureDashboard, pk: int | None) -> Fea
     return Feature(
         pk=pk, source=source, index=f.index, max_act=f.max_act, min_act=f.min_act, density=f.density,
         hist_counts=f.hist_counts, hist_lo=f.hist_lo, hist_hi=f.hist_hi,
-        top_logits=[list(t) for t in f.top_logits], bottom_logits=[list(t) for t in f.bottom_logits],
+        top_logits=[[storable(t), v] for t, v in f.top_logits],
+        bottom_logits=[[storable(t), v] for t, v in f.bottom_logits],
         neighbours=[list(n) for n in f.neighbours],
     )

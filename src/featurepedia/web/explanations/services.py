@@ -17,6 +17,7 @@ from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Val
 
 from featurepedia.errors import FeaturepediaError
 from featurepedia.interp import MAX_EXPLANATION_CHARS
+from featurepedia.web import text_rules
 from featurepedia.web.catalog.models import Feature
 from featurepedia.web.explanations.duplicates import find_duplicate
 from featurepedia.web.explanations.limits import explanations_allowance, votes_allowance
@@ -128,6 +129,9 @@ def best_score(feature: Feature, exclude: Explanation | None = None) -> float | 
 
 def clean_text(text: str) -> str:
     """The explanation as stored: trimmed, inner whitespace collapsed; raises if too short or too long."""
+    reason = text_rules.problem(text or "")
+    if reason:
+        raise ExplanationError(f"That explanation cannot be stored: {reason}.")
     text = " ".join((text or "").split())
     if len(text) < MIN_EXPLANATION_CHARS:
         raise ExplanationError(f"An explanation needs at least {MIN_EXPLANATION_CHARS} characters; "

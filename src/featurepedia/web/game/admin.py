@@ -16,10 +16,36 @@ from featurepedia.web.game.models import Campaign, Comparison, Flag, OddOneAnswe
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "source", "active", "starts", "ends"]
-    list_filter = ["active"]
+    """Campaigns and contests. A contest is a campaign with ``contest`` ticked and a start and an end; the
+    actions schedule next week's or next month's side quest over the selected campaigns' features."""
+
+    list_display = ["title", "slug", "source", "active", "contest", "starts", "ends", "phase"]
+    list_filter = ["active", "contest"]
     prepopulated_fields = {"slug": ["title"]}
     raw_id_fields = ["features"]
+    actions = ["weekly_side_quest", "monthly_side_quest"]
+
+    @admin.display(description="now")
+    def phase(self, campaign: Campaign) -> str:
+        return campaign.phase()
+
+    @admin.action(description="Schedule next week's side quest over these features")
+    def weekly_side_quest(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        self._schedule(request, queryset, "week")
+
+    @admin.action(description="Schedule next month's side quest over these features")
+    def monthly_side_quest(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        self._schedule(request, queryset, "month")
+
+    def _schedule(self, request: HttpRequest, queryset: QuerySet[Campaign], kind: str) -> None:
+        from featurepedia.web.game.contests import schedule_side_quest
+
+        made = []
+        for campaign in queryset:
+            contest = schedule_side_quest(campaign, kind)
+            self.log_addition(request, contest, f"scheduled from {campaign.slug}")
+            made.append(f"{contest.title} ({contest.starts:%d %b} to {contest.ends:%d %b})")
+        messages.success(request, "Scheduled: " + "; ".join(made) + ".")
 
 
 @admin.register(Profile)

@@ -54,7 +54,12 @@ def _events(period: str, country: str = "", region: str = "") -> QuerySet[PlayEv
 
 def leaderboard(period: str = "all", country: str = "", region: str = "", limit: int = 50) -> list[Row]:
     """The top players; ties share a rank."""
-    totals = (_events(period, country, region).values("user_id", "user__username", "user__profile__display_name",
+    return ranked(_events(period, country, region), limit)
+
+
+def ranked(events: QuerySet[PlayEvent], limit: int = 50) -> list[Row]:
+    """The players of ``events`` by their points in them, best first; ties share a rank."""
+    totals = (events.values("user_id", "user__username", "user__profile__display_name",
                                                       "user__profile__country", "user__profile__region")
               .annotate(points=Sum("points")).filter(points__gt=0).order_by("-points", "user_id")[:limit])
     rows: list[Row] = []

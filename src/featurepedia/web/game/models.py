@@ -47,6 +47,9 @@ class Campaign(models.Model):
     starts = models.DateTimeField(null=True, blank=True)
     ends = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
+    contest = models.BooleanField(default=False, help_text=(
+        "a contest (side quest): time-boxed between its start and end, with its own leaderboard of the points "
+        "earned in it, and a results page once it ends"))
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -54,6 +57,22 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.starts and self.ends and self.ends <= self.starts:
+            raise ValidationError({"ends": "The end must be after the start."})
+        if self.contest and (self.starts is None or self.ends is None):
+            raise ValidationError({"contest": "A contest needs a start and an end: set both, or untick contest "
+                                              "for an open-ended campaign."})
+
+    def phase(self, now: datetime | None = None) -> str:
+        """``upcoming``, ``running`` or ``ended`` (an inactive campaign counts as ended)."""
+        now = now or timezone.now()
+        if self.starts is not None and now < self.starts and self.active:
+            return "upcoming"
+        return "running" if self.is_running(now) else "ended"
 
     def is_running(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()

@@ -39,6 +39,17 @@ def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, 
     return {"campaigns": feature_campaigns(page["feature"])}
 
 
+def embed_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, Any]:
+    from django.urls import reverse
+
+    from featurepedia.web.game.embed_views import embed_code
+
+    feature = page["feature"]
+    return {"embed_code": embed_code(request, feature),
+            "embed_url": reverse("embed-feature", args=[feature.source.model.slug, feature.source.slug,
+                                                        feature.index])}
+
+
 def explicit_filter(request: HttpRequest) -> Callable[[str], bool] | None:
     """Hide explicit words from players who asked for the filter."""
     return is_explicit if get_prefs(request).explicit_filter else None
@@ -47,4 +58,5 @@ def explicit_filter(request: HttpRequest) -> Callable[[str], bool] | None:
 def register() -> None:
     register_panel("home", Panel("game.play", "game/_home.html", home_context))
     register_panel("feature", Panel("game.campaigns", "game/_feature_campaigns.html", feature_context, order=10))
+    register_panel("feature", Panel("game.embed", "game/_feature_embed.html", embed_context, order=90))
     register_text_filter("game.explicit", explicit_filter)

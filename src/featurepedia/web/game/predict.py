@@ -204,6 +204,9 @@ def squares(marks: Sequence[Sequence[float]], truth: Sequence[Sequence[float]]) 
     return "".join(square(m, t) for m, t in zip(marks, truth, strict=True))
 
 
+MAX_SCORE_POINTS = 3
+
+
 def points_for(score: float, base: int) -> int:
-    """Points for a prediction: ``base`` for playing, up to 3 more for a good correlation."""
-    return base + round(3 * max(0.0, score))
+    """Points for a prediction: ``base`` for playing, up to MAX_SCORE_POINTS more for a good correlation."""
+    return base + round(MAX_SCORE_POINTS * max(0.0, score))

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from featurepedia.web.game.predict import PuzzleText, square
+from featurepedia.web.text_rules import visible_token
 
 LEVELS = 10
 
 
 def visible(token: str) -> str:
-    """Whitespace a reader can see: newlines as ↵, tabs as →."""
-    return token.replace("\n", "↵").replace("\t", "→")
+    """The token as the clues show it (see :func:`featurepedia.web.text_rules.visible_token`)."""
+    return visible_token(token)
 
 
 @dataclass

@@ -1,11 +1,23 @@
-"""Game routes: /play/..., /leaderboard/, /predict/..., /daily/..., /compare/, /versus/..., /odd-one-out/..."""
+"""Game routes: /play/..., /leaderboard/, /contests/..., /how-scoring/, /predict/..., /daily/..., /compare/, /versus/..., /odd-one-out/..."""
 
 from django.urls import path
 
-from featurepedia.web.game import daily_views, oddone_views, predict_views, versus_views, views
+from featurepedia.web.game import (
+    contest_views,
+    daily_views,
+    embed_views,
+    oddone_views,
+    predict_views,
+    versus_views,
+    views,
+)
 
 urlpatterns = [
     path("play/", views.play, name="play"),
+    path("contests/", contest_views.contest_list, name="contests"),
+    path("contests/<slug:slug>/", contest_views.contest_page, name="contest"),
+    path("how-scoring/", contest_views.how_scoring, name="how-scoring"),
+    path("embed/<slug:model>/<slug:source>/<int:index>", embed_views.feature_card, name="embed-feature"),
     path("play/onboarding", views.onboarding, name="onboarding"),
     path("play/<slug:campaign>/", views.campaign_play, name="campaign-play"),
     path("play/<slug:campaign>/<int:feature_id>", views.puzzle, name="puzzle"),

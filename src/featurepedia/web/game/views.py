@@ -39,6 +39,10 @@ def play(request: HttpRequest) -> HttpResponseBase:
 def campaign_play(request: HttpRequest, campaign: str) -> HttpResponseBase:
     """Continue the puzzle in progress in this campaign, or choose the next one."""
     camp = get_object_or_404(Campaign, slug=campaign)
+    if not camp.is_running():
+        from featurepedia.web.game.contest_views import closed
+
+        return closed(request, camp)
     state = PlayState(request)
     current = state.current(camp)
     if current is None:

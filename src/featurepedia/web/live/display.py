@@ -15,11 +15,12 @@ from django.utils.safestring import SafeString
 
 from featurepedia.lm.tokens import TokenText
 from featurepedia.web.catalog.display import shade
+from featurepedia.web.text_rules import visible_token
 
 
 def visible(text: str) -> str:
-    """Whitespace a reader can see: newlines as ↵, tabs as →."""
-    return text.replace("\n", "↵").replace("\t", "→")
+    """The token as the clues show it (see :func:`featurepedia.web.text_rules.visible_token`)."""
+    return visible_token(text)
 
 
 def first_shown(tokens: Sequence[TokenText]) -> int:
