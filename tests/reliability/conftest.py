@@ -101,6 +101,7 @@ def redis_proxy(settings):
     import redis
     from django.core.cache import caches
 
+    from featurepedia.web.cache import _STATES
     from featurepedia.web.settings import caches_for
     from tests.reliability.proxy import CuttableProxy
 
@@ -112,11 +113,13 @@ def redis_proxy(settings):
     settings.CACHES["default"]["OPTIONS"] = {"RETRY_AFTER": 0.2}
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     caches.close_all()
+    _STATES.clear()  # what this process knew of Redis (a proxy may reuse an earlier test's port)
     try:
         yield proxy
     finally:
         proxy.restore()
         caches.close_all()
+        _STATES.clear()
         direct.flushdb()
         proxy.stop()
 

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from featurepedia.settings import reset_settings
+from tests.reliability.conftest import run_at_once
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -55,6 +56,9 @@ def test_the_site_serves_and_players_stay_signed_in_while_redis_is_away(world, r
         reset_settings()
     cache.set("during", 2)
     assert cache.get("during") == 2 and cache.degraded  # type: ignore[attr-defined]
+    # Other threads of the process (each has its own cache object) share the fallback and the outage.
+    seen = run_at_once(4, lambda i: (cache.get("during"), cache.degraded))  # type: ignore[attr-defined]
+    assert seen == [(2, True)] * 4
     logged = _cache_logs(caplog)
     assert len(logged) == 1 and "unreachable" in logged[0], logged  # once, not per call
 

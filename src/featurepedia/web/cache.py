@@ -31,6 +31,20 @@ UNREACHABLE: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError
 TOUCHED_LIMIT = 100_000  # keys remembered during an outage, to delete from Redis when it is back
 
 
+class _State:
+    """What this process knows of one Redis: down since when, when to try it again, keys written meanwhile."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.down_since: float | None = None
+        self.next_try = 0.0
+        self.touched: set[tuple[str, int | None]] = set()
+
+
+_STATES: dict[str, _State] = {}
+_STATES_LOCK = threading.Lock()
+
+
 class FallbackRedisCache(RedisCache):
     """Django's RedisCache that serves from a local memory cache while Redis cannot be reached.
 
@@ -48,54 +62,55 @@ class FallbackRedisCache(RedisCache):
         params["OPTIONS"] = options
         super().__init__(server, params)
         local = {k: v for k, v in params.items() if k != "OPTIONS"}
-        self.fallback = LocMemCache(f"featurepedia-fallback-{id(self)}", local)
-        self._lock = threading.Lock()
-        self._down_since: float | None = None
-        self._next_try = 0.0
-        self._touched: set[tuple[str, int | None]] = set()
+        # Django makes one cache object per thread; the fallback's memory (LocMemCache shares it by name) and
+        # the knowledge that Redis is down are per process, so an outage is logged once, not once per thread.
+        name = f"{server}|{params.get('KEY_PREFIX', '')}"
+        self.fallback = LocMemCache(f"featurepedia-fallback:{name}", local)
+        with _STATES_LOCK:
+            self._state = _STATES.setdefault(name, _State())
 
     @property
     def degraded(self) -> bool:
         """Whether Redis is currently taken as unreachable (calls go to the local cache)."""
-        return self._down_since is not None
+        return self._state.down_since is not None
 
     def _call(self, primary: Callable[[], T], local: Callable[[], T], keys: Iterable[Any] = (),
               version: int | None = None, writes: bool = False) -> T:
-        if self._down_since is not None and time.monotonic() < self._next_try:
+        if self._state.down_since is not None and time.monotonic() < self._state.next_try:
             return self._local(local, keys, version, writes)
         try:
             result = primary()
         except UNREACHABLE as err:
             self._went_down(err)
             return self._local(local, keys, version, writes)
-        if self._down_since is not None:
+        if self._state.down_since is not None:
             self._came_back()
         return result
 
     def _local(self, local: Callable[[], T], keys: Iterable[Any], version: int | None, writes: bool) -> T:
         if writes:
-            with self._lock:
-                if len(self._touched) < TOUCHED_LIMIT:
-                    self._touched.update((str(k), version) for k in keys)
+            with self._state.lock:
+                if len(self._state.touched) < TOUCHED_LIMIT:
+                    self._state.touched.update((str(k), version) for k in keys)
         return local()
 
     def _went_down(self, err: BaseException) -> None:
-        with self._lock:
-            first = self._down_since is None
+        with self._state.lock:
+            first = self._state.down_since is None
             if first:
-                self._down_since = time.monotonic()
-            self._next_try = time.monotonic() + self.retry_after
+                self._state.down_since = time.monotonic()
+            self._state.next_try = time.monotonic() + self.retry_after
         if first:
             log.error("Redis is unreachable (%s): the cache, rate limits and session copies fall back to this "
                       "process's memory until it is back (tried again every %.0f s)", err, self.retry_after)
 
     def _came_back(self) -> None:
-        with self._lock:
-            if self._down_since is None:
+        with self._state.lock:
+            if self._state.down_since is None:
                 return
-            down_for = time.monotonic() - self._down_since
-            self._down_since = None
-            touched, self._touched = self._touched, set()
+            down_for = time.monotonic() - self._state.down_since
+            self._state.down_since = None
+            touched, self._state.touched = self._state.touched, set()
         by_version: dict[int | None, list[str]] = {}
         for key, version in touched:
             by_version.setdefault(version, []).append(key)
@@ -103,8 +118,8 @@ class FallbackRedisCache(RedisCache):
             for version, keys in by_version.items():
                 super().delete_many(keys, version=version)
         except UNREACHABLE as err:  # gone again at once: keep degrading, forget nothing
-            with self._lock:
-                self._touched |= touched
+            with self._state.lock:
+                self._state.touched |= touched
             self._went_down(err)
             return
         self.fallback.clear()
