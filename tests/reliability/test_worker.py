@@ -108,3 +108,21 @@ def test_a_worker_killed_mid_queue_loses_no_score(durable_queue, make_user, no_e
     scores = ExplanationScore.objects.filter(explanation_id__in=ids)
     assert scores.count() == 12 and all(s.status == ExplanationScore.Status.OK for s in scores), \
         (tmp_path / "worker.log").read_text()[-3000:]
+
+
+def test_a_busy_worker_still_looks_for_dead_claims_between_tasks(durable_queue, make_user, no_embeddings,
+                                                                 monkeypatch):
+    import featurepedia.web.worker as worker_module
+
+    feature, user = planted_feature(), make_user("ann")
+    for i in range(3):
+        services.submit(user, feature, f"animal words, take {i}")
+    calls = []
+    real = worker_module.requeue_stale
+    monkeypatch.setattr(worker_module, "requeue_stale",
+                        lambda stale_after, keep=None: calls.append(keep) or real(stale_after, keep))
+    # The round's own look, then one before each task: a queue that never empties cannot hide a dead claim.
+    RecoveringWorker(interval=0, stale_after=0.01).serve(rounds=1)
+    assert len(calls) == 4 and calls[0] is None and None not in calls[1:]  # never its own running task
+    assert all(t.worker_ids and len(t.worker_ids) == 1 for t in DBTaskResult.objects.all())  # each ran once
+    assert not DBTaskResult.objects.exclude(status=TaskResultStatus.SUCCESSFUL).exists()

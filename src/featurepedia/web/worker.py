@@ -27,11 +27,12 @@ from featurepedia.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-def requeue_stale(stale_after: float) -> int:
-    """Put tasks claimed more than ``stale_after`` seconds ago and still RUNNING back in the queue."""
+def requeue_stale(stale_after: float, keep: object = None) -> int:
+    """Put tasks claimed more than ``stale_after`` seconds ago and still RUNNING back in the queue (all but
+    ``keep``, the id of a task the caller is running)."""
     cutoff = timezone.now() - timedelta(seconds=stale_after)
-    count = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff).update(
-        status=TaskResultStatus.READY, started_at=None)
+    count = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff).exclude(
+        pk=keep).update(status=TaskResultStatus.READY, started_at=None)
     if count:
         log.warning("requeued %d task(s) claimed over %.0f s ago by a worker that stopped before finishing "
                     "(FEATUREPEDIA_TASK_STALE_AFTER)", count, stale_after)
@@ -47,6 +48,18 @@ class RecoveringWorker(Worker):
                          excluded_queue_names=[])
         self.stale_after = stale_after
         self.database_down = False
+        self._last_requeue = float("-inf")
+
+    def requeue(self, keep: object = None) -> None:
+        """Requeue stale claims but ``keep`` (and remember when, so a busy worker still does it every so often)."""
+        self._last_requeue = time.monotonic()
+        requeue_stale(self.stale_after, keep)
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        # A queue that never empties keeps this worker inside one round: look for dead claims between tasks.
+        if time.monotonic() - self._last_requeue > min(self.stale_after / 2, 30.0):
+            self.requeue(keep=db_task_result.pk)  # claimed just now by this worker
+        super().run_task(db_task_result)
 
     def serve(self, rounds: int | None = None) -> None:
         """Work until stopped by a signal (or for ``rounds`` rounds, for tests)."""
@@ -54,7 +67,7 @@ class RecoveringWorker(Worker):
         done = 0
         while self.running and (rounds is None or done < rounds):
             try:
-                requeue_stale(self.stale_after)
+                self.requeue()
                 self.run()  # batch mode: every ready task, then back here
                 if self.database_down:
                     log.warning("the database is reachable again; the worker carries on")
