@@ -76,3 +76,18 @@ def test_the_admin_login_is_throttled_too(django_user_model, fresh_cache):
 
     cache.clear()
     assert fresh.post(url, {"username": admin.username, "password": "admin-pw-123!"}).status_code == 302
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_guesses_sent_all_at_once_are_throttled_too(make_user, fresh_cache):
+    from allauth.account.models import EmailAddress
+
+    from tests.reliability.conftest import run_at_once
+
+    user = make_user("parallel-target")
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    answers = run_at_once(20, lambda i: _sign_in(Client(), user.email, f"guess-{i}"))
+    assert not [a for a in answers if isinstance(a, BaseException)], answers
+    let_through = [a for a in answers if TOO_MANY not in a]
+    assert len(let_through) <= 5, f"{len(let_through)} of 20 simultaneous guesses were checked; the limit is 5"
