@@ -73,4 +73,4 @@ class ProductionSite:
     def stop(self) -> None:
         for s in [*self.workers, self.web]:
             if s is not None:
-                s.stop(timeout_s=10)  # then SIGKILL: what is left is this test's, and nothing is waited for
+                s.stop(timeout_s=3)  # then SIGKILL: nothing the tests check is in flight any more
