@@ -192,4 +192,4 @@ def test_catalog_extensions_refuse_a_name_twice_and_an_unknown_slot():
     with pytest.raises(ValueError, match="already registered"):
         register_text_filter("game.explicit", lambda request: None)
     assert [p.name for p in panels("feature")] == ["game.campaigns", "game.judgements", "explanations.section",
-                                                  "game.predict", "live.test-text", "game.embed"]
+                                                  "game.predict", "live.test-text", "community.feature", "game.embed"]

@@ -140,9 +140,24 @@ def finish_demo(model_id: str, source_id: str, saes: Mapping[str, Path], tokens:
         except FeaturepediaError as err:
             say(f"could not build {model_id}/{sae_id} from {path}: {err.message}; the next run tries again")
     ensure_default_campaign(model_id, source_id, also=list(saes))
+    make_maps(model_id, [source_id, *saes], say)
     scored, failed = score_pending(demo_features(model_id, [source_id, *saes]), progress=progress)
     if scored or failed:
         say(f"scored {scored} explanations" + (f" ({failed} failed; the next run retries them)" if failed else ""))
+
+
+def make_maps(model_id: str, source_ids: list[str], say: Say) -> None:
+    """The map of each built source that has none (about a minute each on two cores)."""
+    from featurepedia.web.catalog.feature_map import compute_map, has_map
+
+    for sid in source_ids:
+        if source_built(model_id, sid) and not has_map(model_id, sid):
+            try:
+                row = compute_map(model_id, sid)
+            except FeaturepediaError as err:
+                say(f"could not map {model_id}/{sid}: {err.message}; the next run tries again")
+                continue
+            say(f"mapped the features of {model_id}/{sid} in {row.params['seconds']} s")
 
 
 def source_built(model_id: str, source_id: str) -> bool:
@@ -184,6 +199,11 @@ def work_left(model_id: str, source_id: str, saes: Mapping[str, Path]) -> list[s
             left.append(f"explain the SAE features of {model_id}/{sae_id}")
         elif campaign is not None and in_campaign < source.n_features:
             left.append(f"add the SAE features of {model_id}/{sae_id} to the campaign")
+    from featurepedia.web.catalog.feature_map import has_map
+
+    unmapped = [sid for sid in [source_id, *saes] if source_built(model_id, sid) and not has_map(model_id, sid)]
+    if unmapped:
+        left.append("map the features of " + ", ".join(f"{model_id}/{sid}" for sid in unmapped))
     pending = pending_explanations(demo_features(model_id, [source_id, *saes]), DEFAULT_SCORER).count()
     if left:  # the SAEs' explanations are yet to be written: they will be pending too
         now = f" ({pending:,} now, and theirs)" if pending else ""

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "featurepedia.web.accounts",
     "featurepedia.web.api",
     "featurepedia.web.live",
+    "featurepedia.web.community",
     "ninja",  # serves the API docs' Swagger UI from its own static files (no CDN)
     "allauth",
     "allauth.account",

@@ -1,4 +1,4 @@
-"""URL routes: health checks, admin, the API, accounts, the game, explanation actions, live pages, then the catalog (its /{model}/ catch-all last)."""
+"""URL routes: health checks, admin, the API, accounts, the game, explanation actions, live pages, lists and comments, then the catalog (its /{model}/ catch-all last)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("featurepedia.web.game.urls")),
     path("", include("featurepedia.web.explanations.urls")),
     path("", include("featurepedia.web.live.urls")),
+    path("", include("featurepedia.web.community.urls")),
     path("", include("featurepedia.web.catalog.urls")),
 ]
 

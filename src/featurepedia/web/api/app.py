@@ -15,6 +15,7 @@ from featurepedia.web.api.routes import (
     activations,
     attribution,
     catalog,
+    community,
     explanation_search,
     explanations,
     feature,
@@ -80,3 +81,4 @@ api.add_router("", attribution.router)
 api.add_router("", explanation_search.router)
 api.add_router("", versus.router)
 api.add_router("", oddone.router)
+api.add_router("", community.router)

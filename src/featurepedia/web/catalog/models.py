@@ -155,3 +155,16 @@ class ActivationExample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feature} {self.bin}#{self.rank}"
+
+
+class SourceMap(models.Model):
+    """A source's 2-D map: coordinates in [0, 1] per feature index (featurepedia/maps.py)."""
+
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="feature_map")
+    x = models.JSONField(help_text="x per feature index")
+    y = models.JSONField(help_text="y per feature index")
+    params = models.JSONField(default=dict, help_text="how it was computed (method, neighbours, min_dist, seed)")
+    created = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"map of {self.source}"

@@ -3,7 +3,7 @@ explanation search page (/search/explanations/)."""
 
 from django.urls import path
 
-from featurepedia.web.explanations import search_page, views
+from featurepedia.web.explanations import map_views, search_page, views
 
 urlpatterns = [
     path("explanations/<int:pk>/vote", views.vote, name="explanation-vote"),
@@ -12,4 +12,6 @@ urlpatterns = [
     path("explanations/<int:pk>/delete", views.delete_draft, name="draft-delete"),
     path("features/<int:feature_id>/explain", views.write, name="explanation-write"),
     path("search/explanations/", search_page.explanation_search, name="explanation-search"),
+    path("<slug:model>/<slug:source>/map", map_views.map_page, name="source-map"),
+    path("<slug:model>/<slug:source>/map.json", map_views.map_data, name="source-map-data"),
 ]
