@@ -26,6 +26,9 @@ from featurepedia.settings import reset_settings  # noqa: E402
 
 reset_settings()
 
+# The production stack, shared by tests/web and tests/browser (one per session, on PostgreSQL only).
+from tests.web.production_stack import production_stack, stack  # noqa: E402,F401  (fixtures)
+
 # The real model's converted cache lives in the developer's data dir (or a shared one in CI) so it is
 # converted once per machine, not once per test run.
 REAL_DATA_DIR = Path(os.environ.get("FEATUREPEDIA_TEST_MODEL_DIR", Path(__file__).resolve().parents[1] / "data"))

@@ -13,7 +13,7 @@ from featurepedia.cli import main
 from featurepedia.settings import PLACEHOLDER_SECRET, Settings, SettingsError, settings_help
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["build", "export", "import", "serve", "demo", "explain", "score", "inference", "worker", "models"]
+COMMANDS = ["build", "export", "import", "serve", "demo", "explain", "score", "inference", "stack", "worker", "models"]
 
 
 def test_help_lists_every_command_and_setting():
@@ -52,6 +52,27 @@ def test_production_refuses_the_placeholder_secret():
         Settings.from_env({"FEATUREPEDIA_PORT": "eighty"})
     with pytest.raises(SettingsError, match="embedded"):
         Settings.from_env({"FEATUREPEDIA_MODE": "cloud"})
+
+
+def test_stack_refuses_embedded_mode_and_the_placeholder_secret_and_prints_its_procfile(capsys, monkeypatch):
+    from featurepedia.settings import reset_settings
+
+    assert main(["stack"]) == 2
+    assert "featurepedia stack: error: featurepedia stack runs the production stack: set FEATUREPEDIA_MODE=production" \
+        in capsys.readouterr().err
+    monkeypatch.setenv("FEATUREPEDIA_MODE", "production")
+    reset_settings()
+    try:
+        assert main(["stack"]) == 2
+        assert "FEATUREPEDIA_SECRET_KEY is the placeholder" in capsys.readouterr().err
+    finally:
+        monkeypatch.delenv("FEATUREPEDIA_MODE")
+        reset_settings()
+    assert main(["stack", "--procfile", "-", "--only", "worker,inference", "--model", "tiny-llama"]) == 0
+    assert capsys.readouterr().out == ("worker: featurepedia worker\n"
+                                       "inference: featurepedia inference --model tiny-llama --host 127.0.0.1 --port 3001\n")
+    assert main(["stack", "--only", "cron"]) == 2
+    assert "--only 'cron': name one or more of web, worker, inference" in capsys.readouterr().err
 
 
 def test_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path):

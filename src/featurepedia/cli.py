@@ -220,12 +220,12 @@ def _parser() -> argparse.ArgumentParser:
 
     stack = sub.add_parser("stack", help="run the production stack on this machine: web, worker and inference "
                            "processes (a Procfile run by honcho)",
-                           description="Check the production settings (FEATUREPEDIA_MODE=production, a real "
-                           "FEATUREPEDIA_SECRET_KEY, a PostgreSQL FEATUREPEDIA_DATABASE_URL, FEATUREPEDIA_REDIS_URL), "
-                           "migrate the database, collect the static files, then run the Procfile: gunicorn web "
-                           "processes (FEATUREPEDIA_WEB_WORKERS x FEATUREPEDIA_THREADS), `featurepedia worker` and "
-                           "`featurepedia inference`. When one process stops, the others are stopped and the command "
-                           "exits with its code: run it under a process manager that restarts it. /healthz and "
+                           description="Check the production settings (FEATUREPEDIA_MODE=production, a real\n"
+                           "FEATUREPEDIA_SECRET_KEY, a PostgreSQL FEATUREPEDIA_DATABASE_URL, FEATUREPEDIA_REDIS_URL),\n"
+                           "migrate the database, collect the static files, then run the Procfile: gunicorn web\n"
+                           "processes (FEATUREPEDIA_WEB_WORKERS x FEATUREPEDIA_THREADS), `featurepedia worker` and\n"
+                           "`featurepedia inference`. When one process stops, the others are stopped and the command\n"
+                           "exits with its code: run it under a process manager that restarts it. /healthz and\n"
                            "/readyz tell a load balancer whether the site is up (see docs/deploy.md).",
                            epilog="examples:\n"
                            "  featurepedia stack --port 3000\n"

@@ -15,10 +15,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pyte
 
 
 @pytest.fixture
-def site(live_server):
+def site(server):
     """Made before the browser starts: Playwright's event loop makes later database calls refuse to run."""
     make_live_world()
-    return live_server.url
+    return server
 
 
 def test_a_visitor_tests_a_text_and_clicks_a_token(site, page):  # noqa: F811

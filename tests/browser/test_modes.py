@@ -19,7 +19,7 @@ SCREENS = {"desktop": {"width": 1100, "height": 900}, "phone": {"width": 390, "h
 
 
 @pytest.fixture
-def site(live_server):
+def site(server):
     """Made before the browser starts: Playwright's event loop makes later database calls refuse to run."""
     from featurepedia.web.catalog.models import LanguageModel, Source
     from featurepedia.web.game.models import Campaign
@@ -35,7 +35,7 @@ def site(live_server):
                                   "a long explanation: " + "things people write about, " * 6]):
             Explanation.objects.create(feature=f, text=text, method=f"m{j}")
     Campaign.objects.create(slug="tiny-1", title="Explain tiny layer 1", source=source)
-    return live_server.url
+    return server
 
 
 @pytest.fixture(params=list(SCREENS))

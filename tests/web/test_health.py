@@ -1,5 +1,5 @@
-"""Health checks, security headers and the production database settings (in-process; the real stack is
-tests/web/test_stack.py)."""
+"""Health checks, security headers, the production database settings and the stack's Procfile and refusals
+(in-process; the real stack is tests/web/test_stack.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from featurepedia.settings import Settings, SettingsError, reset_settings
 from featurepedia.web.settings import behind_proxy, database_config
+from featurepedia.web.stack import check_production, parse_only, procfile
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +109,54 @@ def test_process_settings_are_checked():
     assert Settings.from_env({"FEATUREPEDIA_SEARCH_INDEX_DIR": "/var/fp-search"}).search_dir.as_posix() == \
         "/var/fp-search"
     assert Settings.from_env({"FEATUREPEDIA_DATA_DIR": "/d"}).search_dir.as_posix() == "/d/search"
+
+
+def test_the_procfile_and_the_refusals():
+    from featurepedia.errors import UsageError
+    from featurepedia.settings import Settings
+
+    text = procfile(port=3000, inference_port=3001, model="smollm2-135m", workers=2)
+    assert text.splitlines() == [
+        "web: FEATUREPEDIA_INFERENCE_URL=http://127.0.0.1:3001 gunicorn --config python:featurepedia.web.gunicorn_conf "
+        "--bind 127.0.0.1:3000",
+        "worker1: featurepedia worker", "worker2: featurepedia worker",
+        "inference: featurepedia inference --model smollm2-135m --host 127.0.0.1 --port 3001"]
+    assert procfile(model="m", only=parse_only("web")).startswith("web: gunicorn")
+    with pytest.raises(UsageError, match="name one or more of web, worker, inference"):
+        parse_only("web,cron")
+    prod = {"FEATUREPEDIA_MODE": "production", "FEATUREPEDIA_SECRET_KEY": "s" * 50}
+    with pytest.raises(UsageError, match="FEATUREPEDIA_MODE=production"):
+        check_production(Settings.from_env({}), ("web",))
+    with pytest.raises(UsageError, match="needs PostgreSQL"):
+        check_production(Settings.from_env(prod), ("web",))
+    pg = {**prod, "FEATUREPEDIA_DATABASE_URL": "postgres://u@h/db"}
+    with pytest.raises(UsageError, match="needs Redis"):
+        check_production(Settings.from_env(pg), ("web",))
+    full = {**pg, "FEATUREPEDIA_REDIS_URL": "redis://h:6379/0"}
+    with pytest.raises(UsageError, match="FEATUREPEDIA_INFERENCE_URL"):
+        check_production(Settings.from_env(full), ("web", "worker"))
+    check_production(Settings.from_env(full), ("web", "worker", "inference"))
+
+
+def test_the_policy_forbids_inline_code_and_lets_only_embed_pages_be_framed(client, world):
+    page = client.get("/")
+    csp = page["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe" not in csp
+    assert "frame-ancestors 'none'" in csp and page["X-Frame-Options"] == "DENY"
+    embed = client.get("/embed/tiny/1-mlp/0")
+    assert "frame-ancestors *" in embed["Content-Security-Policy"] and not embed.has_header("X-Frame-Options")
+
+
+def test_no_template_script_or_view_carries_inline_styles_scripts_or_handlers():
+    """What the policy would block, found in the sources before a browser finds it on a page."""
+    import re
+    from pathlib import Path
+
+    import featurepedia.web
+
+    root = Path(featurepedia.web.__file__).parent
+    inline = re.compile(r"""\sstyle=["']|\son[a-z]+=["']|<script(?![^>]*\ssrc=)(?![^>]*type=["']application/json)[^>]*>""")
+    found = [f"{path.relative_to(root)}: {m.group(0).strip()}"
+             for path in root.rglob("*") if path.suffix in (".html", ".py", ".js") and "vendor" not in path.parts
+             for m in inline.finditer(path.read_text(errors="replace"))]
+    assert not found, found

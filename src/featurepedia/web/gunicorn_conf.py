@@ -51,3 +51,4 @@ def post_fork(server: Any, worker: Any) -> None:
         if conn.alias in getattr(conn, "_connection_pools", {}):
             conn.close_pool()
     caches.close_all()
+

@@ -11,6 +11,7 @@ from whitenoise.compress import Compressor
 
 from featurepedia.settings import get_settings
 from featurepedia.web.accounts.config import enabled_providers
+from featurepedia.web.security import policy
 
 _s = get_settings()
 BASE_DIR = Path(__file__).resolve().parent
@@ -69,6 +70,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"  # except /embed/ pages (featurepedia.web.security)
+CONTENT_SECURITY_POLICY = policy(enabled_providers())
 if _s.public_url:
     ALLOWED_HOSTS.append(str(urlsplit(_s.public_url).hostname))
 
@@ -94,6 +96,7 @@ INSTALLED_APPS = [
     *[f"allauth.socialaccount.providers.{p}" for p in enabled_providers()],
     "django_tasks",
     "django_tasks_db",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -111,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "featurepedia.web.security.ContentSecurityPolicyMiddleware",  # after X-Frame-Options: /embed/ is exempt
     "featurepedia.web.errors.FeaturepediaErrorMiddleware",
 ]
 

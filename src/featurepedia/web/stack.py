@@ -106,7 +106,9 @@ def run(text: str, say: Say) -> int:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     manager = Manager(Printer(sys.stdout))
     for process in expand_processes(parse_procfile(text).processes, env=env):
-        manager.add_process(process.name, process.cmd, env=process.env)
+        # `exec env`: the process replaces honcho's shell, so it gets honcho's signals itself (a shell waiting
+        # on a child defers SIGTERM until the child exits, which made every stop wait for honcho's SIGKILL).
+        manager.add_process(process.name, f"exec env {process.cmd}", env=process.env)
     say("featurepedia stack: starting " + ", ".join(parse_procfile(text).processes) + "  (Ctrl+C stops it)")
     manager.loop()
     return int(manager.returncode or 0)

@@ -1,8 +1,8 @@
 """The vector index of live explanations: where it lives, how it is built, and how it follows the database.
 
 The database is the truth and the index a per-process cache of it. Each process loads the file
-``<data dir>/search/explanations.usearch`` (or builds it from the database when missing), then brings it up
-to date with one scan of (id, source, updated) over the live explanations: new or changed rows are embedded,
+``explanations.usearch`` in FEATUREPEDIA_SEARCH_INDEX_DIR (default ``<data dir>/search``), or builds it from
+the database when missing, then brings it up to date with one scan of (id, source, updated) over the live explanations: new or changed rows are embedded,
 vanished ones removed. So a stale, old or half-written file costs re-embedding, never wrong results.
 
 After that it stays current two ways:
