@@ -158,6 +158,8 @@ def stack(transactional_db, tmp_path, settings):
     yield start
     for site in started:
         site.stop()
+    if started:
+        redis.Redis.from_url(REDIS_URL).flushdb()
     connections.close_all()
 
 
