@@ -29,11 +29,13 @@ typecheck: install
 	$(BIN)/mypy src/featurepedia bench scripts
 
 pytest: install browser-deps
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest --ignore=tests/reliability
 	# The web tests again on PostgreSQL (pytest-django creates and drops test_test), with the production
 	# stack (`featurepedia stack`: gunicorn, worker, inference; Redis database 14) under tests/web/test_stack.py
 	# and the browser tests, which run against the embedded server above and against the stack here.
 	FEATUREPEDIA_DATABASE_URL=postgres://root@127.0.0.1:5432/test HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/web tests/browser
+	# Races, faults and load need PostgreSQL (SQLite runs one write at a time); see docs/reliability.md.
+	FEATUREPEDIA_DATABASE_URL=postgres://root@127.0.0.1:5432/test HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/reliability
 
 # Browser tests drive Debian's Chromium (playwright's own browser download is not used).
 browser-deps:

@@ -247,7 +247,8 @@ def _parser() -> argparse.ArgumentParser:
                        "for honcho, foreman or a platform that runs Procfiles")
     stack.set_defaults(func=_cmd_stack)
 
-    worker = sub.add_parser("worker", help="run background tasks (scoring) in production mode")
+    worker = sub.add_parser("worker", help="run background tasks (scoring) in production mode; requeues tasks "
+                            "whose worker died (FEATUREPEDIA_TASK_STALE_AFTER)")
     worker.set_defaults(func=_cmd_worker)
 
     models = sub.add_parser("models", help="list the registered model ids")
@@ -433,9 +434,9 @@ def _cmd_eval_sae(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     _setup()
-    from django.core.management import call_command
+    from featurepedia.web.worker import run_worker
 
-    call_command("db_worker")
+    run_worker()
     return 0
 
 

@@ -86,6 +86,12 @@ class Settings:
     api_rate_window: int = _setting(
         60, "Length in seconds of the API's fixed rate-limit window; counts live in the cache (Redis when "
         "FEATUREPEDIA_REDIS_URL is set, so all web processes share them).")
+    task_stale_after: float = _setting(
+        300.0, "Seconds after which a task still marked running is taken to have lost its worker (killed, out of "
+        "memory) and is queued again by `featurepedia worker`; keep it above the longest task (scoring takes "
+        "seconds).")
+    task_poll_interval: float = _setting(1.0, "Seconds `featurepedia worker` waits between looks at an empty "
+                                         "task queue.")
     redis_url: str = _setting("", "Redis URL, e.g. redis://127.0.0.1:6379/0: the cache shared by all web processes, "
                               "which also holds sessions (backed by the database) and the API's rate-limit counts. "
                               "Empty: a per-process memory cache.")
@@ -158,6 +164,9 @@ class Settings:
             if getattr(self, name) < 0:
                 raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {getattr(self, name)}; use 0 (no limit) or a "
                                     "positive number of requests per window.")
+        if not self.task_stale_after > 0 or self.task_poll_interval < 0:
+            raise SettingsError(f"FEATUREPEDIA_TASK_STALE_AFTER must be above 0 and FEATUREPEDIA_TASK_POLL_INTERVAL "
+                                f"0 or more; they are {self.task_stale_after} and {self.task_poll_interval}.")
         for name in ("web_workers", "web_timeout", "db_pool_size", "db_connect_timeout", "threads"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {getattr(self, name)}; it must be at least 1.")

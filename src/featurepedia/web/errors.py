@@ -101,7 +101,13 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500``: the JSON shape for the API, Django's 500 page for the rest."""
+    """``handler500``: a 503 for a database outage (web/outage.py), else the JSON shape for the API and
+    Django's 500 page for the rest."""
+    from featurepedia.web.outage import unavailable_from_handler
+
+    outage = unavailable_from_handler(request)
+    if outage is not None:
+        return outage
     if not is_api(request):
         return defaults.server_error(request)
     return json_error("internal server error; try again later, and report it if it persists",

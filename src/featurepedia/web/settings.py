@@ -43,9 +43,11 @@ def behind_proxy(public_url: str) -> dict[str, Any]:
 
 
 def caches_for(redis_url: str) -> dict[str, Any]:
-    """Django's CACHES: Redis, shared by every web process, when a URL is given; else per-process memory."""
+    """Django's CACHES: Redis, shared by every web process, when a URL is given; else per-process memory.
+
+    The Redis cache falls back to per-process memory while Redis is unreachable (web/cache.py)."""
     if redis_url:
-        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url,
+        return {"default": {"BACKEND": "featurepedia.web.cache.FallbackRedisCache", "LOCATION": redis_url,
                             "KEY_PREFIX": "featurepedia"}}
     return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -99,6 +101,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after security headers: a lost database answers 503 + Retry-After (web/outage.py).
+    "featurepedia.web.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Feature pages carry one span per token (~400 KB of HTML); gzip makes them ~10x smaller. Django's
     # GZipMiddleware pads responses against BREACH.
@@ -141,7 +145,9 @@ def database_config(url: str, *, production: bool, pool_size: int, connect_timeo
     borrows a connection and gives it back, and a connection that died (the server restarted) is replaced
     when it is next handed out, so the site recovers without a restart.
     """
-    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+    # Health checks: a kept connection that broke while idle (the database restarted) is replaced before the
+    # request's first query instead of failing it, so the site recovers from an outage without a restart.
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     if config["ENGINE"] == "django.db.backends.postgresql":
         options = config.setdefault("OPTIONS", {})
         options["connect_timeout"] = connect_timeout
@@ -211,4 +217,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    # While the database is away the pool warns at every reconnection attempt; web/outage.py logs the outage
+    # once instead (and once when it ends).
+    "loggers": {"psycopg.pool": {"level": "ERROR"}},
 }

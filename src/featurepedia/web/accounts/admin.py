@@ -4,6 +4,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from featurepedia.web.accounts.models import ApiKey
+from featurepedia.web.accounts.throttle import ThrottledAdminLoginForm
+
+# The admin's sign-in counts failed attempts with the site's (accounts/throttle.py).
+admin.site.login_form = ThrottledAdminLoginForm
 
 
 @admin.register(ApiKey)

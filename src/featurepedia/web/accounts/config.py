@@ -61,6 +61,9 @@ ACCOUNT_ADAPTER = "featurepedia.web.accounts.adapter.AccountAdapter"
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "profile"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+# Failed sign-ins are limited per address and per account (allauth's defaults; accounts/throttle.py). Behind a
+# reverse proxy the address is the X-Forwarded-For entry the proxy appended, never one the client sent.
+ALLAUTH_TRUSTED_PROXY_COUNT = 1 if _s.public_url else 0
 
 DEFAULT_FROM_EMAIL = _s.email_from
 if _s.smtp_host:

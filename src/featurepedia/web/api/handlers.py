@@ -101,5 +101,9 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _crash(request: HttpRequest, exc: Exception) -> HttpResponse:
+    from featurepedia.web.outage import database_unavailable, unavailable
+
+    if database_unavailable(exc):  # not a crash: a 503 with Retry-After, the outage logged once
+        return unavailable(request, exc)
     log.error("API request %s %s failed", request.method, request.path, exc_info=exc)
     return errors.server_error(request)

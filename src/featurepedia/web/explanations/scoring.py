@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 from django_tasks import task
+from django_tasks.backends.immediate import ImmediateBackend
 
 from featurepedia.interp import (
     ActivationRecord,
@@ -133,11 +134,18 @@ def score_task(explanation_id: int, scorer_name: str | None = None) -> float | N
     return score_explanation(explanation, scorer_name).value
 
 
+def queue_is_durable() -> bool:
+    """Whether tasks are stored for workers (production's database queue) rather than run at once."""
+    return not isinstance(score_task.get_backend(), ImmediateBackend)
+
+
 def enqueue_score(explanation: Explanation, scorer_name: str | None = None) -> None:
-    """Submit scoring through the task framework; a pending row shows until the score lands."""
+    """Submit scoring through the task framework; a pending row shows until the score lands.
+
+    Call it inside the transaction that writes the explanation when the queue is durable (the task row is
+    then committed with it, or neither is); the immediate backend of embedded mode scores right here.
+    """
     ExplanationScore.objects.get_or_create(explanation=explanation, scorer=scorer_name or DEFAULT_SCORER)
-    # Enqueued inside the caller's transaction: the database backend stores the task with the explanation,
-    # so both are committed (or neither); the immediate backend (embedded mode) runs it right here.
     score_task.enqueue(explanation.pk, scorer_name)
 
 

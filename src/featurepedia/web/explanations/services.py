@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
@@ -21,7 +22,7 @@ from featurepedia.web.catalog.models import Feature
 from featurepedia.web.explanations.duplicates import find_duplicate
 from featurepedia.web.explanations.limits import explanations_allowance, votes_allowance
 from featurepedia.web.explanations.models import Explanation, ExplanationScore, Vote
-from featurepedia.web.explanations.scoring import DEFAULT_SCORER, enqueue_score
+from featurepedia.web.explanations.scoring import DEFAULT_SCORER, enqueue_score, queue_is_durable
 
 MIN_EXPLANATION_CHARS = 3
 log = logging.getLogger(__name__)
@@ -66,6 +67,17 @@ def register_ranker(name: str, ranker: Ranker) -> None:
 def ranked(feature_ids: list[int]) -> dict[int, list[int]]:
     """The registered ranker's orders for these features (empty without one)."""
     return next(iter(_RANKERS.values()))(feature_ids) if _RANKERS and feature_ids else {}
+
+
+def lock_player(user: AbstractBaseUser) -> None:
+    """Hold the player's row until the transaction ends, so one player's writes happen one at a time.
+
+    Checks then writes ("no vote yet, so create one"; "no points for this yet, so award them") race when the
+    same player sends many requests at once (a double click, a script, several tabs): under this lock the
+    second one sees what the first wrote. Other players are not held up. A no-op on SQLite, whose write
+    transactions (IMMEDIATE) already run one at a time.
+    """
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
 
 
 def visible(feature: Feature | int) -> QuerySet[Explanation]:
@@ -150,27 +162,39 @@ def submit(user: AbstractBaseUser, feature: Feature, text: str, draft: Explanati
     if allowance.left <= 0:
         raise ExplanationError(f"You have written {allowance.limit} explanations today, the daily limit; "
                                "save this one as a draft and publish it tomorrow.")
+    # The slow part of the duplicate check (sentence embeddings) runs before taking any lock ...
     candidates = list(visible(feature).exclude(pk=getattr(draft, "pk", None)))
     duplicate = find_duplicate(candidates, text, use_embeddings=use_embeddings)
-    if duplicate is not None:
-        with transaction.atomic():
+    with transaction.atomic():
+        # ... then, one submission per feature at a time, it is repeated against explanations that appeared
+        # meanwhile: two players sending the same words at once leave one explanation and an upvote.
+        Feature.objects.select_for_update().filter(pk=feature.pk).values_list("pk", flat=True).first()
+        if duplicate is None:
+            seen = {c.pk for c in candidates}
+            newer = [c for c in visible(feature).exclude(pk=getattr(draft, "pk", None)) if c.pk not in seen]
+            duplicate = find_duplicate(newer, text, use_embeddings=use_embeddings)
+        if duplicate is not None:
             if duplicate.author_id != user.pk:
                 cast_vote(user, duplicate, 1)
             if draft is not None:
                 draft.delete()
-        return SubmitResult(explanation=duplicate, duplicate_of=duplicate)
-    previous = best_score(feature)
-    with transaction.atomic():
+            return SubmitResult(explanation=duplicate, duplicate_of=duplicate)
+        previous = best_score(feature)
         if draft is not None:
             explanation = draft
             explanation.text, explanation.status = text, Explanation.Status.LIVE
             explanation.save()
         else:
             explanation = Explanation.objects.create(feature=feature, text=text, author=user, method="human")
-    try:
-        enqueue_score(explanation)
-    except Exception:  # the explanation is committed; a broken queue or scorer must not lose it
-        log.exception("could not score explanation %s", explanation.pk)
+        if queue_is_durable():
+            # The task row is written in this transaction: the explanation and its scoring are committed
+            # together, so a crash right after the answer cannot leave an explanation nobody will score.
+            enqueue_score(explanation)
+    if not queue_is_durable():
+        try:  # embedded mode scores here, after the commit; a failing scorer must not lose the explanation
+            enqueue_score(explanation)
+        except Exception:
+            log.exception("could not score explanation %s", explanation.pk)
     score = explanation.scores.filter(scorer=DEFAULT_SCORER).first()
     ok = score is not None and score.status == ExplanationScore.Status.OK and score.value is not None
     new_best = bool(ok and score is not None and (previous is None or score.value > previous))
@@ -186,14 +210,19 @@ def cast_vote(user: AbstractBaseUser, explanation: Explanation, value: int) -> s
     if explanation.author_id is not None and explanation.author_id == user.pk:
         raise ExplanationError("You wrote this explanation, so you cannot vote on it; vote on others' instead.")
     with transaction.atomic():
-        existing = Vote.objects.select_for_update().filter(user=user, explanation=explanation).first()
+        lock_player(user)
+        existing = Vote.objects.filter(user=user, explanation=explanation).first()
         if existing is None:
             allowance = votes_allowance(user)
             if allowance.left <= 0:
                 raise ExplanationError(f"You have cast {allowance.limit} votes today, the daily limit; "
                                        "come back tomorrow.")
-            Vote.objects.create(user=user, explanation=explanation, value=value)
-            return "new"
+            # Under the player's lock no other vote of theirs can appear here; the table's unique constraint
+            # (one_vote_per_user) still guards any writer that does not take the lock.
+            _, created = Vote.objects.get_or_create(user=user, explanation=explanation, defaults={"value": value})
+            if created:
+                return "new"
+            existing = Vote.objects.get(user=user, explanation=explanation)
         if existing.value == value:
             return "same"
         existing.value = value
@@ -204,5 +233,6 @@ def cast_vote(user: AbstractBaseUser, explanation: Explanation, value: int) -> s
 def unvote(user: AbstractBaseUser, explanation: Explanation) -> bool:
     """Remove the user's vote; True if there was one."""
     with transaction.atomic():
+        lock_player(user)
         deleted, _ = Vote.objects.filter(user=user, explanation=explanation).delete()
     return deleted > 0

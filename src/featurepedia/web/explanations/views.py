@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -48,9 +49,10 @@ def vote(request: HttpRequest, pk: int) -> HttpResponseBase:
             services.unvote(request.user, explanation)
             messages.info(request, f"Vote removed from “{explanation.text}”.")
         else:
-            outcome = services.cast_vote(request.user, explanation, 1 if value == "1" else -1)
-            if outcome == "new":
-                points.record(request.user, feature, PlayEvent.Action.VOTE, None, explanation)
+            with transaction.atomic():  # the vote and its points are stored together
+                outcome = services.cast_vote(request.user, explanation, 1 if value == "1" else -1)
+                if outcome == "new":
+                    points.record(request.user, feature, PlayEvent.Action.VOTE, None, explanation)
             verb = {"new": "Voted", "changed": "Vote changed", "same": "Already voted"}[outcome]
             messages.success(request, f"{verb}: {'up' if value == '1' else 'down'} for “{explanation.text}”.")
     except services.ExplanationError as err:

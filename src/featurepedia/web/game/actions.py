@@ -52,6 +52,7 @@ def apply_answer(user: AbstractBaseUser, feature: Feature, campaign: Campaign | 
         return _explain(user, feature, campaign, answer.get("text", ""))
     if kind in ("polysemantic", "none-fit"):
         with transaction.atomic():
+            services.lock_player(user)  # the same flag sent twice at once is stored and rewarded once
             Flag.objects.get_or_create(user=user, feature=feature, explanation=None,
                                        kind=Flag.Kind.POLYSEMANTIC if kind == "polysemantic" else Flag.Kind.NONE_FIT)
             event = points.record(user, feature, kind, campaign)

@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from featurepedia.web.catalog.models import Feature
 from featurepedia.web.explanations.models import Explanation
+from featurepedia.web.explanations.services import lock_player
 from featurepedia.web.game.models import Campaign, PlayEvent
 
 POINTS = {
@@ -42,15 +44,21 @@ def odd_one_points(found: bool) -> int:
 
 def record(user: AbstractBaseUser, feature: Feature, action: str, campaign: Campaign | None = None,
            explanation: Explanation | None = None) -> PlayEvent:
-    """Log a play and award its points, unless this player already earned them for the same thing."""
+    """Log a play and award its points, unless this player already earned them for the same thing.
+
+    The player's row is locked while checking, so the same answer sent many times at once earns once.
+    """
     earned = POINTS[PlayEvent.Action(action)]
-    already = PlayEvent.objects.filter(user=user, feature=feature, action=action)
-    if action in (PlayEvent.Action.EXPLAIN, PlayEvent.Action.BEST):
-        already = already.filter(explanation=explanation)
-    if earned and already.filter(points__gt=0).exists():
-        earned = 0
-    return PlayEvent.objects.create(user=user, feature=feature, action=action, campaign=campaign,
-                                    explanation=explanation, points=earned)
+    with transaction.atomic():
+        if earned:
+            lock_player(user)
+        already = PlayEvent.objects.filter(user=user, feature=feature, action=action)
+        if action in (PlayEvent.Action.EXPLAIN, PlayEvent.Action.BEST):
+            already = already.filter(explanation=explanation)
+        if earned and already.filter(points__gt=0).exists():
+            earned = 0
+        return PlayEvent.objects.create(user=user, feature=feature, action=action, campaign=campaign,
+                                        explanation=explanation, points=earned)
 
 
 def total(user: AbstractBaseUser) -> int:
