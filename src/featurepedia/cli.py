@@ -99,6 +99,31 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("bundle", metavar="DIR", help="bundle folder (run.json, features.parquet, examples.parquet)")
     imp.set_defaults(func=_cmd_import)
 
+    export_data = sub.add_parser(
+        "export-data", help="write a source's or a campaign's human data and scores as Parquet or a Hugging "
+        "Face datasets folder, with a data card",
+        description="Explanations, votes, This-vs-That choices, Odd-one-out answers, human simulations "
+        "(Predict) and automatic scores of a source's or a campaign's features, one table each, with a data "
+        "card (README.md). People appear by the display name they chose, else by a stable anonymous id; no "
+        "e-mail, user name or password is written (see docs/data.md).",
+        epilog="examples:\n"
+        "  featurepedia export-data --source smollm2-135m/6-mlp --format parquet out/6-mlp\n"
+        "  featurepedia export-data --campaign smollm2-6 --format hf --license cc0-1.0 out/campaign",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = export_data.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", metavar="MODEL/SOURCE", help="a stored source, e.g. smollm2-135m/6-mlp")
+    which.add_argument("--campaign", metavar="SLUG", help="a campaign's features (and the answers given in it)")
+    export_data.add_argument("--format", choices=["parquet", "hf"], default="parquet",
+                             help="parquet: one <table>.parquet per table (datasets.load_dataset(OUT, TABLE) "
+                             "reads one); hf: a datasets.DatasetDict folder (datasets.load_from_disk(OUT)); "
+                             "default parquet")
+    export_data.add_argument("--license", default="cc-by-4.0", help="license id written in the data card "
+                             "(a Hugging Face license id; default cc-by-4.0)")
+    export_data.add_argument("--include-hidden", action="store_true", help="also export explanations hidden "
+                             "by moderation (status hidden) and what points at them")
+    export_data.add_argument("out", metavar="OUT", help="a new (or empty) folder to write")
+    export_data.set_defaults(func=_cmd_export_data)
+
     serve = sub.add_parser("serve", help="serve the site")
     _serve_args(serve)
     serve.set_defaults(func=_cmd_serve)
@@ -314,6 +339,18 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     run = import_bundle(Path(args.bundle))
     print(f"imported {run.model_id}/{run.source['source_id']} ({run.source['n_features']} features)")
+    return 0
+
+
+def _cmd_export_data(args: argparse.Namespace) -> int:
+    _setup()
+    from featurepedia.web.data_io.export import export_data, scope_for_campaign, scope_for_source
+
+    scope = (scope_for_source(args.source, args.include_hidden) if args.source
+             else scope_for_campaign(args.campaign, args.include_hidden))
+    result = export_data(scope, Path(args.out), args.format, args.license)
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
+    print(f"exported {scope.title} to {result.folder} ({result.format}): {counts}")
     return 0
 
 
