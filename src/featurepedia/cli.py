@@ -124,6 +124,23 @@ def _parser() -> argparse.ArgumentParser:
     export_data.add_argument("out", metavar="OUT", help="a new (or empty) folder to write")
     export_data.set_defaults(func=_cmd_export_data)
 
+    np_import = sub.add_parser(
+        "import-neuronpedia", help="load Neuronpedia's dataset exports (features, activations, explanations) "
+        "into the database",
+        description="Read Neuronpedia's public dataset exports: a source's folder (model.jsonl, source.jsonl, "
+        "features/, activations/, explanations/ of batch-N.jsonl.gz) or single JSON/JSONL(.gz) files, "
+        "including features as their API returns them (with nested activations and explanations). "
+        "Idempotent: importing again updates the same features, examples and explanations (method "
+        "neuronpedia:<typeName>:<explanationModelName>). See docs/data.md.",
+        epilog="example (with internet, their public bucket):\n"
+        "  aws s3 sync --no-sign-request s3://neuronpedia-datasets/v1/gpt2-small/6-res-jb np/6-res-jb\n"
+        "  featurepedia import-neuronpedia np/6-res-jb",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    np_import.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
+    np_import.add_argument("--model", help="our model id (default: the records' modelId)")
+    np_import.add_argument("--source", help="our source id (default: the records' layer, e.g. 6-res-jb)")
+    np_import.set_defaults(func=_cmd_import_neuronpedia)
+
     serve = sub.add_parser("serve", help="serve the site")
     _serve_args(serve)
     serve.set_defaults(func=_cmd_serve)
@@ -351,6 +368,15 @@ def _cmd_export_data(args: argparse.Namespace) -> int:
     result = export_data(scope, Path(args.out), args.format, args.license)
     counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
     print(f"exported {scope.title} to {result.folder} ({result.format}): {counts}")
+    return 0
+
+
+def _cmd_import_neuronpedia(args: argparse.Namespace) -> int:
+    _setup()
+    from featurepedia.web.data_io.neuronpedia import import_neuronpedia
+
+    for source, counts in import_neuronpedia([Path(p) for p in args.paths], args.model, args.source):
+        print(f"imported {source}: {counts}")
     return 0
 
 
