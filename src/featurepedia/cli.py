@@ -141,6 +141,25 @@ def _parser() -> argparse.ArgumentParser:
     np_import.add_argument("--source", help="our source id (default: the records' layer, e.g. 6-res-jb)")
     np_import.set_defaults(func=_cmd_import_neuronpedia)
 
+    oa_import = sub.add_parser(
+        "import-openai-neurons", help="load OpenAI neuron-explainer records (activations and scored "
+        "explanations) into the database",
+        description="Read OpenAI's neuron-explainer data: NeuronRecord files (collated-activations/<layer>/"
+        "<neuron>.json: top and random activation records) and NeuronSimulationResults files "
+        "(explanations/<layer>/<neuron>.jsonl: scored explanations). Each layer becomes the source "
+        "<layer>-mlp; explanations get the method openai-neuron-explainer and their correlation score the "
+        "scorer openai-simulation. Idempotent: importing again updates the same rows. See docs/data.md.",
+        epilog="example (with internet; the public GPT-2 small data):\n"
+        "  curl -O https://openaipublic.blob.core.windows.net/neuron-explainer/gpt2_small_data/"
+        "collated-activations/6/0.json\n"
+        "  featurepedia import-openai-neurons --model gpt2-small data/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    oa_import.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
+    oa_import.add_argument("--model", required=True, help="our model id (their files do not name it), e.g. "
+                           "gpt2-xl or gpt2-small")
+    oa_import.add_argument("--source", help="one source id for every neuron (default <layer>-mlp per layer)")
+    oa_import.set_defaults(func=_cmd_import_openai_neurons)
+
     serve = sub.add_parser("serve", help="serve the site")
     _serve_args(serve)
     serve.set_defaults(func=_cmd_serve)
@@ -376,6 +395,15 @@ def _cmd_import_neuronpedia(args: argparse.Namespace) -> int:
     from featurepedia.web.data_io.neuronpedia import import_neuronpedia
 
     for source, counts in import_neuronpedia([Path(p) for p in args.paths], args.model, args.source):
+        print(f"imported {source}: {counts}")
+    return 0
+
+
+def _cmd_import_openai_neurons(args: argparse.Namespace) -> int:
+    _setup()
+    from featurepedia.web.data_io.openai_neurons import import_openai_neurons
+
+    for source, counts in import_openai_neurons([Path(p) for p in args.paths], args.model, args.source):
         print(f"imported {source}: {counts}")
     return 0
 
