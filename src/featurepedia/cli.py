@@ -55,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
                            "  featurepedia build --model smollm2-135m --source 6-mlp\n"
                            "  featurepedia build --model smollm2-135m --source 6-mlp,6-res-sae,3-mlp "
                            "--sae 6-res-sae=/data/saes/6\n"
-                           "  featurepedia build --model smollm2-135m --source all-mlp --out bundles --no-db",
+                           "  featurepedia build --model smollm2-135m --source all-mlp --out bundles --no-db\n"
+                           "  featurepedia build --model smollm2-135m --source 6-mlp --ray auto\n"
+                           "  featurepedia build --model smollm2-135m --source 6-mlp --ray head.example:6379 "
+                           "--ray-cpus 2",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument("--model", required=True, help="model id, e.g. smollm2-135m (see `featurepedia models`), "
                        "a local folder, or a Hugging Face hub id")
@@ -88,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--fresh", action="store_true", help="ignore existing checkpoints (and, for a list, "
                        "finished sources) and start over")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument("--ray", metavar="auto|ADDRESS",
+                       help="run the pass as shards of contexts on a Ray cluster and merge them (the same results "
+                       "as without): 'auto' joins this machine's cluster or starts a local one, ADDRESS is a "
+                       "head node's HOST:6379 (every node needs the same install, model and SAE files; see "
+                       "docs/dashboards.md). Needs the ray extra")
+    build.add_argument("--ray-cpus", type=int, default=1, metavar="N",
+                       help="CPUs (torch threads) of each Ray shard task (default 1)")
     build.set_defaults(func=_cmd_build)
 
     export = sub.add_parser("export", help="write a stored source as a Parquet bundle")
@@ -309,6 +319,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    shards = None
+    if args.ray is not None:  # first: ray is imported before anything that could load usearch
+        from featurepedia.dashboards.ray_shards import RayShards
+
+        shards = RayShards(args.ray, args.ray_cpus)
+    elif args.ray_cpus != 1:
+        raise UsageError("--ray-cpus sets the CPUs of Ray shard tasks; add --ray auto (or --ray ADDRESS)")
     from featurepedia.corpus.contexts import ContextSpec
     from featurepedia.dashboards import RunConfig
     from featurepedia.dashboards.source_list import parse_source_list
@@ -338,12 +355,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         request = sources.single()
         config.sae_path = request.sae_path
         info = build_source(config, hook=request.hook, out=out, to_db=not args.no_db, fresh=args.fresh,
-                            progress=not args.quiet)
+                            progress=not args.quiet, shards=shards)
         print(f"built {info.source['n_features']} features of {info.model_id}/{info.source['source_id']} from "
               f"{info.n_tokens:,} tokens in {info.elapsed_s:.1f} s")
         return 0
     built = build_sources(config, sources, out=out, to_db=not args.no_db, fresh=args.fresh,
-                          progress=not args.quiet)
+                          progress=not args.quiet, shards=shards)
     for one in built:
         info = one.info
         name = f"{info.model_id}/{one.source_id}"

@@ -3,7 +3,8 @@
 Features whose decoder directions point the same way write the same thing into the residual stream, so
 near each other on the map they tend to do related things. For neurons the decoder direction is the
 neuron's row of the MLP's output matrix; for an SAE, its W_dec row. The layout is deterministic for a seed
-(UMAP runs single-threaded then), and coordinates are scaled to [0, 1] for drawing.
+(UMAP runs single-threaded then), and coordinates are scaled to [0, 1] for drawing by the central 99% of
+points (the rest are clamped to the border).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def layout(directions: np.ndarray, params: MapParams = MapParams()) -> np.ndarra
     reducer = umap.UMAP(n_neighbors=params.n_neighbors, min_dist=params.min_dist, metric="cosine",
                         random_state=params.seed, n_jobs=1, n_components=2)
     found = reducer.fit_transform(x[alive])
-    lo, hi = found.min(axis=0), found.max(axis=0)
-    coords[alive] = (found - lo) / np.where(hi > lo, hi - lo, 1.0)
+    # Scaled by the central 99% of points, so a few far-off islands do not squeeze the rest into a corner;
+    # the islands are kept at the border.
+    lo, hi = np.percentile(found, 0.5, axis=0), np.percentile(found, 99.5, axis=0)
+    coords[alive] = np.clip((found - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
     return coords

@@ -225,7 +225,8 @@ def test_collector_state_is_the_same_on_any_number_of_threads(nonnegative):
     for name, value in one.items():
         assert torch.equal(value, three[name]), name
     assert kept == kept_three and kept
-    held = {int(c) for acc in ("top", "sample", "negative") for c in one[f"{acc}.context_ids"].flatten() if c >= 0}
+    held = {int(c) for acc in ("top", "upper", "lower", "dead") for c in one[f"{acc}.context_ids"].flatten()
+            if c >= 0}
     assert held <= kept.keys()  # finishing finds every held context's tokens
 
 

@@ -27,7 +27,7 @@ def reference_feature(collector: Collector, f: int, threshold: float, active: fl
     top = collector.top
     top_ctx = top.context_ids[f].tolist()
     scores = top.scores[f].tolist()
-    order = sorted((s for s in range(top.k) if top_ctx[s] >= 0), key=lambda s: (-scores[s], s))
+    order = sorted((s for s in range(top.k) if top_ctx[s] >= 0), key=lambda s: (-scores[s], top_ctx[s]))
     for rank, slot in enumerate(order):
         picks.append((top_ctx[slot], "top", rank))
         rows.append(top.values[f, slot].numpy())

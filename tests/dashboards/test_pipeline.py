@@ -287,3 +287,22 @@ def test_a_run_failing_while_finishing_releases_the_sink_and_a_rerun_completes(t
                    on_batch=batches.append)
     assert batches == []  # finished from the checkpoint
     assert len([f for chunk in read_features(tmp_path / "f") for f in chunk]) == tiny_llama.d_mlp
+
+
+def test_a_checkpoint_of_the_old_format_is_not_resumed(tiny_llama, tmp_path, caplog):
+    """A checkpoint written before sampling keys were hashed from global context ids (format 1) would mix
+    two sampling schemes in one result: the run starts afresh and says why."""
+    import logging
+
+    from safetensors.torch import load_file, save_file
+
+    config = _config()
+    with pytest.raises(Interrupted):
+        _run(tiny_llama, tmp_path, "o", config, stop_after_batches=2)
+    path = tmp_path / "run-o" / "checkpoint.safetensors"
+    save_file(load_file(str(path)), str(path), metadata={"fingerprint": config.fingerprint()})  # no format: 1
+    seen = []
+    with caplog.at_level(logging.WARNING, logger="featurepedia.dashboards.runner"):
+        _run(tiny_llama, tmp_path, "o", config, on_batch=seen.append)
+    assert seen[0] == 1
+    assert "older version of the pass" in caplog.text and "starting afresh" in caplog.text

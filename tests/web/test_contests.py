@@ -150,3 +150,13 @@ def test_time_left_in_words():
     assert quests.in_words(timedelta(minutes=12, seconds=30)) == "12 minutes"
     assert quests.in_words(timedelta(seconds=20)) == "0 minutes"
     assert quests.in_words(timedelta(days=2)) == "2 days"
+
+
+def test_a_new_site_gets_this_weeks_side_quest_once_per_week(world):
+    thursday = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    quest = quests.ensure_running_side_quest(world["campaign"], thursday)
+    assert (quest.starts, quest.ends) == (datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 7, tzinfo=UTC))
+    assert quest.contest and quest.phase(thursday) == "running"
+    assert set(quest.feature_queryset()) <= set(world["features"]) and quest.features.count() == 3
+    assert quests.ensure_running_side_quest(world["campaign"], thursday + timedelta(days=2)).pk == quest.pk
+    assert quests.ensure_running_side_quest(world["campaign"], thursday + timedelta(days=7)).pk != quest.pk

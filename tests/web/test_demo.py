@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import featurepedia
@@ -13,7 +14,7 @@ from featurepedia.sources.sae import shipped
 from featurepedia.sources.sae.shipped import shipped_root, shipped_sae, shipped_saes
 from featurepedia.web import demo
 from featurepedia.web.catalog import building
-from featurepedia.web.catalog.models import Feature, Source
+from featurepedia.web.catalog.models import Feature, Source, SourceMap
 from featurepedia.web.explanations import batch
 from featurepedia.web.explanations.models import Explanation
 from featurepedia.web.game.setup import default_campaign
@@ -55,25 +56,30 @@ def test_without_a_shipped_sae_the_demo_only_scores_as_before(data_dir, monkeypa
     monkeypatch.setattr("featurepedia.web.setup", lambda migrate=True: None)  # the test database is ready
     assert shipped_saes(MODEL) == {}
     demo.prepare_default_source(MODEL, DEFAULT, TOKENS, print, progress=False, saes={})
-    assert demo.work_left(MODEL, DEFAULT, {}) == ["score 128 explanations with embedding"]
+    assert demo.work_left(MODEL, DEFAULT, {}) == [f"map the features of {MODEL}/{DEFAULT}",
+                                                  "score 128 explanations with embedding"]
     assert not Source.objects.filter(kind="sae").exists()
 
 
 def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_nothing(
         shipped_root_dir, data_dir, monkeypatch):
     monkeypatch.setattr("featurepedia.web.setup", lambda migrate=True: None)  # the test database is ready
+    # The map's layout is tested on its own (test_feature_map.py); here a quick stand-in keeps UMAP out.
+    monkeypatch.setattr("featurepedia.web.catalog.feature_map.layout",
+                        lambda directions, params: np.random.default_rng(0).random((len(directions), 2)))
     saes = shipped_saes(MODEL)
     said: list[str] = []
     # Before the site opens: the default source, as always, and nothing of the SAE.
     demo.prepare_default_source(MODEL, DEFAULT, TOKENS, said.append, progress=False, saes=saes)
     assert not Source.objects.filter(slug=SAE).exists()
     left = demo.work_left(MODEL, DEFAULT, saes)
-    assert left == [f"build the SAE features of {MODEL}/{SAE}",
+    assert left == [f"build the SAE features of {MODEL}/{SAE}", f"map the features of {MODEL}/{DEFAULT}",
                     "score the explanations with embedding (128 now, and theirs)"]
     started: list[list[str]] = []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
     assert demo.background_work(MODEL, DEFAULT, saes, TOKENS, said.append) == "child"
-    assert said[-1].startswith(f"in the background: build the SAE features of {MODEL}/{SAE}; then score")
+    assert said[-1].startswith(f"in the background: build the SAE features of {MODEL}/{SAE}; then map the "
+                               f"features of {MODEL}/{DEFAULT}; then score")
     command = started[0]
     assert command[command.index("demo"):] == ["demo", "--no-serve", "--quiet", "--tokens", str(TOKENS)]
 
@@ -98,6 +104,8 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     assert campaign.feature_queryset().filter(source=sae).count() == D_SAE
     assert campaign.feature_queryset().count() == 128 + D_SAE  # the neurons stay in it
     assert f"the 128 neurons and the {D_SAE} SAE features of layer 1 of {MODEL}" in campaign.description
+    assert set(SourceMap.objects.values_list("source__slug", flat=True)) == {DEFAULT, SAE}  # both mapped
+    assert any(s.startswith(f"mapped the features of {MODEL}/{SAE} in ") for s in said)
     assert demo.work_left(MODEL, DEFAULT, saes) == [f"score {128 + D_SAE} explanations with embedding"]
 
     # A rerun builds and explains nothing again, and the campaign gains nothing.

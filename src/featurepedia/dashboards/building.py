@@ -14,18 +14,19 @@ from typing import Any
 
 import torch
 
+from featurepedia.dashboards.checkpoint import CHECKPOINT
 from featurepedia.dashboards.config import RunConfig
 from featurepedia.dashboards.fanout import FanoutSink
 from featurepedia.dashboards.parquet import BundleError, ParquetSink, read_run
 from featurepedia.dashboards.results import RunInfo
 from featurepedia.dashboards.runner import (
-    CHECKPOINT,
     RUN_RECORD,
     Sink,
     SourceRun,
     run_dashboards,
     run_sources,
 )
+from featurepedia.dashboards.shards import ShardRunner
 from featurepedia.dashboards.source_list import SourceList
 from featurepedia.errors import NotFoundError, UsageError
 from featurepedia.lm import LanguageModel, get_model
@@ -35,7 +36,7 @@ from featurepedia.sources import Source, source_for
 
 def build_run(config: RunConfig, *, hook: str | None = None, out: Path | None = None,
               sinks: Callable[[], Sequence[Sink]] = tuple, fresh: bool = False,
-              progress: bool = True) -> RunInfo:
+              progress: bool = True, shards: ShardRunner | None = None) -> RunInfo:
     """Compute the dashboards of ``config``'s model and source and write them to the sinks.
 
     Args:
@@ -44,6 +45,7 @@ def build_run(config: RunConfig, *, hook: str | None = None, out: Path | None = 
         sinks: makes the other sinks; called once the model and source are loaded, so that a bad model id
             or source fails before anything (a database) is touched.
         fresh: forget an existing checkpoint of this run and start over.
+        shards: run the pass as shards on this runner (Ray: ``ray_shards.RayShards``); same results.
     Returns:
         The run's description.
     """
@@ -57,13 +59,21 @@ def build_run(config: RunConfig, *, hook: str | None = None, out: Path | None = 
     targets = [*sinks(), *([ParquetSink(out)] if out is not None else [])]
     if not targets:
         raise UsageError("a build with no sink writes nothing; give an output folder or a database sink")
-    return run_dashboards(model, source, config, FanoutSink(targets), run_dir, progress=progress)
+    return run_dashboards(model, source, config, FanoutSink(targets), run_dir, progress=progress, shards=shards)
 
 
 def load_model_and_source(config: RunConfig, hook: str | None = None) -> tuple[LanguageModel, Source]:
     """The model and source a build reads; a file that cannot be read is a clear error, not an OSError."""
     model = _load_model(config.model)
     return model, _load_source(model, config, hook)
+
+
+def load_model_and_sources(model_id: str, sources: Sequence[tuple[RunConfig, str | None]]
+                           ) -> tuple[LanguageModel, list[Source]]:
+    """The model and the sources of a pass, each given by its run's config and hook point (as
+    :func:`load_model_and_source`; a shard's worker rebuilds a pass with it)."""
+    model = _load_model(model_id)
+    return model, [_load_source(model, config, hook) for config, hook in sources]
 
 
 def _load_model(model_id: str) -> LanguageModel:
@@ -111,7 +121,7 @@ class BuiltSource:
 
 def build_runs(template: RunConfig, sources: SourceList, *, out: Path | None = None,
                outputs: Callable[[], Outputs] = Outputs, fresh: bool = False,
-               progress: bool = True) -> list[BuiltSource]:
+               progress: bool = True, shards: ShardRunner | None = None) -> list[BuiltSource]:
     """Compute the dashboards of several sources of one model in one pass over the corpus.
 
     Each source gets the config a build of it alone would have (``template`` with its source id and SAE
@@ -125,6 +135,7 @@ def build_runs(template: RunConfig, sources: SourceList, *, out: Path | None = N
         outputs: makes the other outputs (the database); called once the model and sources are loaded,
             so that a bad id fails before anything is touched.
         fresh: forget every source's checkpoint and finished run, and build them all again.
+        shards: as for :func:`build_run`.
     Returns:
         Every source, in the order given.
     """
@@ -153,7 +164,7 @@ def build_runs(template: RunConfig, sources: SourceList, *, out: Path | None = N
             raise UsageError("a build with no sink writes nothing; give an output folder or a database sink")
         runs.append(SourceRun(source, config, FanoutSink(sinks), run_dir))
     if runs:
-        for run, info in zip(runs, run_sources(model, runs, progress=progress), strict=True):
+        for run, info in zip(runs, run_sources(model, runs, progress=progress, shards=shards), strict=True):
             built[run.source.source_id] = BuiltSource(run.source.source_id, info)
     return [built[source.source_id] for _, source in loaded]
 

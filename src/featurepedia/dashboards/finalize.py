@@ -146,8 +146,9 @@ Picks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # feature offset,
 def _top_picks(collector: Collector, start: int, stop: int) -> Picks:
     top = collector.top
     scores = top.scores[start:stop].numpy()
-    order = np.argsort(-scores, axis=1, kind="stable")  # highest first; ties by slot
-    held = np.take_along_axis(top.context_ids[start:stop].numpy(), order, axis=1) >= 0
+    ids = top.context_ids[start:stop].numpy()
+    order = np.lexsort((ids, -scores), axis=1)  # highest first; ties by context id (whatever the slot order)
+    held = np.take_along_axis(ids, order, axis=1) >= 0
     rows, columns = np.nonzero(held)
     ranks = np.cumsum(held, axis=1)[rows, columns] - 1
     return rows, order[rows, columns], np.zeros_like(rows), ranks

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import json
 import logging
 import time
@@ -23,17 +24,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from featurepedia.corpus.contexts import context_batches, iter_contexts
-from featurepedia.dashboards.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
+from featurepedia.dashboards.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, stale_reason
 from featurepedia.dashboards.collector import Collector
 from featurepedia.dashboards.config import RunConfig
 from featurepedia.dashboards.density import density_rule
 from featurepedia.dashboards.effects import WeightViews, weight_view_chunks
 from featurepedia.dashboards.finalize import CHUNK, build_dashboards
 from featurepedia.dashboards.results import FeatureDashboard, RunInfo
+from featurepedia.dashboards.shards import (
+    ShardJob,
+    ShardPlan,
+    ShardRunner,
+    ShardSource,
+    State,
+    collector_from_state,
+    shard_cuts,
+)
 from featurepedia.errors import UsageError
 from featurepedia.lm.model import LanguageModel
 from featurepedia.sources.base import Source
@@ -87,6 +98,7 @@ def run_dashboards(
     progress: bool = True,
     stop_after_batches: int | None = None,
     on_batch: Callable[[int], None] | None = None,
+    shards: ShardRunner | None = None,
 ) -> RunInfo:
     """Compute every feature's dashboard and write them to ``sink``.
 
@@ -94,11 +106,13 @@ def run_dashboards(
         run_dir: where the checkpoint and the run's config live; a rerun with the same config resumes.
         stop_after_batches: stop (raising Interrupted) after this many new batches — for resume tests.
         on_batch: called after each batch of the pass with the number of batches done.
+        shards: compute the pass as shards of contexts on this runner (in-process, Ray) and merge them;
+            the results equal the single pass's.
     Returns:
         The run's description (also saved as ``run_dir/run.json``).
     """
     (info,) = run_sources(model, [SourceRun(source, config, sink, run_dir)], progress=progress,
-                          stop_after_batches=stop_after_batches, on_batch=on_batch)
+                          stop_after_batches=stop_after_batches, on_batch=on_batch, shards=shards)
     return info
 
 
@@ -108,6 +122,7 @@ def run_sources(
     progress: bool = True,
     stop_after_batches: int | None = None,
     on_batch: Callable[[int], None] | None = None,
+    shards: ShardRunner | None = None,
 ) -> list[RunInfo]:
     """Compute the dashboards of several sources in one pass over the corpus, each to its own sink.
 
@@ -118,7 +133,9 @@ def run_sources(
 
     Args:
         runs: the sources, with configs that agree on SHARED_OPTIONS and distinct source ids and run folders.
-        stop_after_batches / on_batch: as for :func:`run_dashboards` (batches of the shared pass).
+        stop_after_batches / on_batch: as for :func:`run_dashboards` (batches of the shared pass; not with
+            ``shards``).
+        shards: as for :func:`run_dashboards`.
     Returns:
         Each source's run description, in the order of ``runs`` (also saved as its ``run_dir/run.json``).
     """
@@ -131,7 +148,17 @@ def run_sources(
         _resume(collector, run.config, run.run_dir)
         collectors.append(collector)
     try:
-        updated = _stream(model, runs, collectors, progress, stop_after_batches, on_batch)
+        if shards is None:
+            updated = _stream(model, runs, collectors, progress, stop_after_batches, on_batch)
+        else:
+            if stop_after_batches is not None or on_batch is not None:
+                raise UsageError("stop_after_batches and on_batch follow the single pass's batches; a sharded "
+                                 "pass has none")
+            shards.start()
+            try:
+                updated = _stream_shards(model, runs, collectors, shards, progress)
+            finally:
+                shards.close()
     finally:
         for collector in collectors:
             collector.close()
@@ -203,7 +230,8 @@ def _stream(model: LanguageModel, runs: Sequence[SourceRun], collectors: list[Co
             # The collectors split each batch's work between threads by features (compiled kernels that
             # release the GIL), between the model's layers: see docs/dashboards.md for why not beside.
             if due:  # always so: the earliest source is due for every batch
-                model.run_through(_consumers(runs, collectors, due, depths, ids, prepend), ids)
+                model.run_through(consumers([run.source for run in runs], collectors, due, depths, ids, prepend),
+                                  ids)
             position += ids.shape[0]
             batches_done += 1
             updated.update(due)
@@ -223,6 +251,60 @@ def _stream(model: LanguageModel, runs: Sequence[SourceRun], collectors: list[Co
     return updated
 
 
+def _stream_shards(model: LanguageModel, runs: Sequence[SourceRun], collectors: list[Collector],
+                   shards: ShardRunner, progress: bool) -> set[int]:
+    """The pass as shards of contexts run by ``shards`` and merged into the collectors. The driver reads and
+    tokenises the corpus (workers get token ids) and merges finished shards in corpus order, so that a
+    checkpoint always holds a whole prefix of the corpus (a rerun resumes from it, sharded or not). Returns
+    the indices of the sources it updated, as :func:`_stream` does."""
+    config = runs[0].config
+    spec = config.contexts
+    positions = [c.contexts_done for c in collectors]
+    start, stop = min(positions), config.n_contexts
+    if start >= stop:
+        return set()
+    cuts = shard_cuts(start, stop, config.batch_size, 4 * shards.parallelism, positions)
+    plan = ShardPlan(model.model_id, tuple(ShardSource(run.config, run.source.hook_name if run.config.sae_path
+                                                       else None) for run in runs))
+    contexts = iter_contexts(model.tokenizer, spec, stop)
+    for _ in range(start):
+        next(contexts, None)
+
+    def jobs() -> Iterator[ShardJob]:
+        for index, (a, b) in enumerate(cuts):
+            rows = list(itertools.islice(contexts, b - a))
+            if rows:
+                yield ShardJob(index, a, np.asarray(rows, dtype=np.int32),
+                               tuple(i for i, p in enumerate(positions) if p <= a))
+            if len(rows) < b - a:  # the corpus ran out (as the single pass would stop there)
+                return
+
+    bar = _progress(progress, config.n_contexts * spec.ctx_len, start * spec.ctx_len, len(runs))
+    updated: set[int] = set()
+    unsaved: set[int] = set()
+    finished: dict[int, tuple[ShardJob, list[State]]] = {}
+    merge_next = 0
+    last_save = time.monotonic()
+    save_every = min(run.config.checkpoint_seconds for run in runs)
+    for job, states in shards.run(model, [run.source for run in runs], plan, jobs()):
+        finished[job.index] = (job, states)
+        while merge_next in finished:
+            done, done_states = finished.pop(merge_next)
+            for i, state in zip(done.due, done_states, strict=True):
+                collectors[i].merge(collector_from_state(runs[i].config, runs[i].source, state))
+                updated.add(i)
+                unsaved.add(i)
+            bar.update(done.n_tokens)
+            merge_next += 1
+        if time.monotonic() - last_save > save_every and unsaved:
+            for i in sorted(unsaved):
+                _save(collectors[i], runs[i].config, runs[i].run_dir)
+            unsaved.clear()
+            last_save = time.monotonic()
+    bar.close()
+    return updated
+
+
 def _due(runs: Sequence[SourceRun], collectors: list[Collector], position: int, n: int) -> list[int]:
     """The sources whose next context is the batch at ``position`` (of ``n`` contexts); the others are
     further on and join later."""
@@ -238,9 +320,9 @@ def _due(runs: Sequence[SourceRun], collectors: list[Collector], position: int, 
     return due
 
 
-def _consumers(runs: Sequence[SourceRun], collectors: list[Collector], due: list[int],
-               depths: list[tuple[int, int]], ids: Tensor, prepend: bool
-               ) -> list[tuple[str, Callable[[Tensor], None]]]:
+def consumers(sources: Sequence[Source], collectors: Sequence[Collector | None], due: list[int],
+              depths: list[tuple[int, int]], ids: Tensor, prepend: bool
+              ) -> list[tuple[str, Callable[[Tensor], None]]]:
     """Each due source's step of the forward pass: encode its hook point's activation, update its collector.
 
     The collector zeroes the BOS position in place, so a source whose encoding is the activation itself
@@ -251,7 +333,8 @@ def _consumers(runs: Sequence[SourceRun], collectors: list[Collector], due: list
     last = [i for i in due if depths[i] == deepest][-1]
 
     def step(i: int) -> Callable[[Tensor], None]:
-        source, collector = runs[i].source, collectors[i]
+        source, collector = sources[i], collectors[i]
+        assert collector is not None, "a due source has a collector"
 
         def consume(hidden: Tensor) -> None:
             acts = source.encode(hidden)
@@ -261,7 +344,7 @@ def _consumers(runs: Sequence[SourceRun], collectors: list[Collector], due: list
 
         return consume
 
-    return [(runs[i].source.hook_name, step(i)) for i in due]
+    return [(sources[i].hook_name, step(i)) for i in due]
 
 
 def _shares_memory(a: Tensor, b: Tensor) -> bool:
@@ -361,8 +444,8 @@ def _save(collector: Collector, config: RunConfig, run_dir: Path) -> None:
 def _resume(collector: Collector, config: RunConfig, run_dir: Path) -> None:
     state = load_checkpoint(run_dir, config.fingerprint())
     if state is None:
-        if (run_dir / CHECKPOINT).exists():
-            log.warning("checkpoint in %s is for another config; starting afresh", run_dir)
+        if (reason := stale_reason(run_dir, config.fingerprint())) is not None:
+            log.warning("not resuming the checkpoint in %s: %s; starting afresh", run_dir, reason)
         return
     collector.load_state_dict(state)
     log.info("resuming from %d contexts", collector.contexts_done)

@@ -92,10 +92,13 @@ def prepare_default_source(model_id: str, source_id: str, tokens: int, say: Say,
                            saes: Mapping[str, Path] | None = None) -> QuerySet[Feature]:
     """Build the source unless it is fully built, create its campaign (with the features of those of
     ``saes`` that are ready), give every feature a token-list explanation; returns the source's features."""
+    from featurepedia.web.game.contests import ensure_running_side_quest
     from featurepedia.web.game.setup import ensure_default_campaign
 
     features = prepare_source(model_id, source_id, None, tokens, say, progress)
-    ensure_default_campaign(model_id, source_id, also=list(saes or ()))
+    campaign = ensure_default_campaign(model_id, source_id, also=list(saes or ()))
+    if campaign is not None:
+        ensure_running_side_quest(campaign)
     return features
 
 
@@ -201,11 +204,12 @@ def work_left(model_id: str, source_id: str, saes: Mapping[str, Path]) -> list[s
             left.append(f"add the SAE features of {model_id}/{sae_id} to the campaign")
     from featurepedia.web.catalog.feature_map import has_map
 
+    saes_left = bool(left)  # their explanations are yet to be written: they will be pending too
     unmapped = [sid for sid in [source_id, *saes] if source_built(model_id, sid) and not has_map(model_id, sid)]
     if unmapped:
         left.append("map the features of " + ", ".join(f"{model_id}/{sid}" for sid in unmapped))
     pending = pending_explanations(demo_features(model_id, [source_id, *saes]), DEFAULT_SCORER).count()
-    if left:  # the SAEs' explanations are yet to be written: they will be pending too
+    if saes_left:
         now = f" ({pending:,} now, and theirs)" if pending else ""
         left.append(f"score the explanations with {DEFAULT_SCORER}{now}")
     elif pending:

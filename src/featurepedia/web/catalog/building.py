@@ -8,11 +8,12 @@ from typing import Any
 
 from featurepedia.dashboards import RunConfig, RunInfo, Sink
 from featurepedia.dashboards.building import BuiltSource, Outputs, build_run, build_runs, plain
+from featurepedia.dashboards.shards import ShardRunner
 from featurepedia.dashboards.source_list import SourceList
 
 
 def build_source(config: RunConfig, *, hook: str | None = None, out: Path | None = None, to_db: bool = True,
-                 fresh: bool = False, progress: bool = True) -> RunInfo:
+                 fresh: bool = False, progress: bool = True, shards: ShardRunner | None = None) -> RunInfo:
     """Run a dashboards build into the database and/or a Parquet bundle at ``out`` (``build`` and ``demo``).
 
     With ``to_db``, Django is set up (and migrated) once the model and source have loaded.
@@ -26,15 +27,16 @@ def build_source(config: RunConfig, *, hook: str | None = None, out: Path | None
 
         return (DatabaseSink(),)
 
-    return build_run(config, hook=hook, out=out, sinks=database, fresh=fresh, progress=progress)
+    return build_run(config, hook=hook, out=out, sinks=database, fresh=fresh, progress=progress, shards=shards)
 
 
 def build_sources(template: RunConfig, sources: SourceList, *, out: Path | None = None, to_db: bool = True,
-                  fresh: bool = False, progress: bool = True) -> list[BuiltSource]:
+                  fresh: bool = False, progress: bool = True, shards: ShardRunner | None = None
+                  ) -> list[BuiltSource]:
     """Build several sources in one pass (``build --source A,B,...``) into the database and/or one Parquet
     bundle per source under ``out``; see :func:`featurepedia.dashboards.building.build_runs`."""
     return build_runs(template, sources, out=out, outputs=DatabaseOutputs if to_db else Outputs, fresh=fresh,
-                      progress=progress)
+                      progress=progress, shards=shards)
 
 
 class DatabaseOutputs(Outputs):

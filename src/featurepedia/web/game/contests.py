@@ -121,6 +121,33 @@ def next_period(kind: str, now: datetime | None = None) -> tuple[datetime, datet
     raise ValueError(f"a side quest is weekly or monthly ('week' or 'month'), not {kind!r}")
 
 
+def this_week(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Monday 00:00 UTC of this week, and of the next."""
+    start, _end = next_period("week", now)
+    return start - timedelta(days=7), start
+
+
+SIDE_QUEST_FEATURES = 100
+
+
+def ensure_running_side_quest(template: Campaign, now: datetime | None = None) -> Campaign:
+    """This week's side quest over ``template`` (made once per week): a contest over a fixed sample of the
+    template's features, the same for a given week, so a new site has a contest to play from the start."""
+    start, end = this_week(now)
+    slug = f"{template.slug[:50]}-week-{start:%Y-%m-%d}"
+    contest, created = Campaign.objects.get_or_create(slug=slug, defaults=dict(
+        title=f"Side quest: week of {start:%d %b %Y}",
+        description=f"A week to explain {SIDE_QUEST_FEATURES} features picked from “{template.title}”. "
+                    "Points earned here count on this contest's own board.",
+        source=template.source, starts=start, ends=end, active=True, contest=True))
+    if created:
+        ids = list(template.feature_queryset().order_by("pk").values_list("pk", flat=True))
+        step = max(1, len(ids) // SIDE_QUEST_FEATURES)
+        offset = int(start.strftime("%V")) % step  # a different sample each week
+        contest.features.set(ids[offset::step][:SIDE_QUEST_FEATURES])
+    return contest
+
+
 def schedule_side_quest(template: Campaign, kind: str, now: datetime | None = None) -> Campaign:
     """A new contest over ``template``'s features for the next week or month (its slug and title dated)."""
     start, end = next_period(kind, now)

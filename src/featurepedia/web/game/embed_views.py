@@ -20,7 +20,7 @@ from featurepedia.web.catalog.models import Feature
 from featurepedia.web.explanations.services import best_explanations
 from featurepedia.web.game.snippets import short_clues
 
-EMBED_CLUES = 4
+EMBED_CLUES = 3  # with the header and footer, they fit the 420x300 frame of the embed code
 
 
 @xframe_options_exempt
