@@ -184,3 +184,17 @@ def test_cli_export_data_and_its_errors(played, tmp_path, capsys):
     assert "MODEL/SOURCE" in capsys.readouterr().err
     with pytest.raises(FeaturepediaError, match="no campaign 'nope'; stored campaigns: tiny-1"):
         scope_for_campaign("nope")
+
+
+def test_admin_downloads_a_campaigns_data_as_a_zip(played, admin_client):
+    import io
+    import zipfile
+
+    answer = admin_client.post("/admin/game/campaign/", {"action": "download_data",
+                                                         "_selected_action": [played["campaign"].pk]})
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/zip"
+    assert 'filename="featurepedia-tiny-1-data.zip"' in answer["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    assert sorted(archive.namelist()) == sorted(["README.md", *(f"{t.name}.parquet" for t in TABLES)])
+    votes = pq.read_table(io.BytesIO(archive.read("votes.parquet")))
+    assert votes.num_rows == 2

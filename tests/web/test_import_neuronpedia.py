@@ -102,7 +102,7 @@ def test_importing_again_updates_without_duplicates(db, export_folder):
 
 
 def test_api_shaped_feature_with_nested_lists_and_our_names(db, tmp_path):
-    record = {**_feature(3), "activations": [_activation(3, ["a", "b"], [1.0, 4.0])],
+    record = {**_feature(3), "frac_nonzero": float("nan"), "activations": [_activation(3, ["a", "b"], [1.0, 4.0])],
               "explanations": [_explanation(3, "b after a")]}
     path = tmp_path / "feature.json"
     path.write_text(json.dumps(record))
@@ -110,6 +110,7 @@ def test_api_shaped_feature_with_nested_lists_and_our_names(db, tmp_path):
     assert str(source) == "gpt2/6-res"
     feature = Feature.objects.get(source=source, index=3)
     assert feature.examples.get().tokens == ["a", "b"] and feature.explanations.get().text == "b after a"
+    assert feature.density == 0.0 and feature.max_act == 15.5  # NaN counts as missing
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -87,6 +87,8 @@ class Where:
                 raise self.error(field, "is missing")
             return default
         value = record[field]
+        if default is not ... and isinstance(value, float) and value != value:
+            return default  # NaN in an optional field: not known, as missing
         if not _is(value, kind):
             raise self.error(field, f"should be {_WORDS[kind]}, found {json.dumps(value)[:60]}")
         return value
