@@ -136,3 +136,15 @@ def test_cli_imports_and_reports_errors(db, export_folder, tmp_path, capsys):
     assert "imported gpt2-small/6-res-jb: 2 features, 4 examples, 2 explanations" in capsys.readouterr().out
     assert main(["import-neuronpedia", str(tmp_path / "missing")]) == 2
     assert "missing does not exist" in capsys.readouterr().err
+
+
+def test_imported_source_shows_and_exports(db, export_folder, client, tmp_path):
+    from featurepedia.web.data_io.export import build_tables, scope_for_source
+
+    import_neuronpedia([export_folder])
+    page = client.get("/gpt2-small/6-res-jb/0")
+    assert page.status_code == 200 and "cats and kittens" in page.content.decode()
+    rows = build_tables(scope_for_source("gpt2-small/6-res-jb"))["explanations"].to_pylist()
+    assert [(r["feature_index"], r["text"], r["method"], r["author"]) for r in rows] == [
+        (0, "cats and kittens", "neuronpedia:oai_token-act-pair:gpt-4o-mini", ""),
+        (1, "the letter x", "neuronpedia:np_acts-logits-general:claude-3-5-haiku", "")]

@@ -118,3 +118,9 @@ def test_cli_imports_and_needs_a_model(db, dataset, capsys):
     assert "imported gpt2-small/6-mlp: 1 features, 4 examples, 0 explanations, 0 scores" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["import-openai-neurons", str(dataset)])
+
+
+def test_imported_neuron_page_shows(db, dataset, client):
+    import_openai_neurons([dataset], model="gpt2-small")
+    page = client.get("/gpt2-small/5-mlp/3")
+    assert page.status_code == 200 and "the colour blue (5/3)" in page.content.decode()
