@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from pathlib import Path
 
 from featurepedia import runtime
@@ -112,10 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     export_data = sub.add_parser(
         "export-data", help="write a source's or a campaign's human data and scores as Parquet or a Hugging "
         "Face datasets folder, with a data card",
-        description="Explanations, votes, This-vs-That choices, Odd-one-out answers, human simulations "
+        description=textwrap.fill("Explanations, votes, This-vs-That choices, Odd-one-out answers, human simulations "
         "(Predict) and automatic scores of a source's or a campaign's features, one table each, with a data "
         "card (README.md). People appear by the display name they chose, else by a stable anonymous id; no "
-        "e-mail, user name or password is written (see docs/data.md).",
+        "e-mail, user name or password is written (see docs/data.md).", 100),
         epilog="examples:\n"
         "  featurepedia export-data --source smollm2-135m/6-mlp --format parquet out/6-mlp\n"
         "  featurepedia export-data --campaign smollm2-6 --format hf --license cc0-1.0 out/campaign",
@@ -137,11 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     np_import = sub.add_parser(
         "import-neuronpedia", help="load Neuronpedia's dataset exports (features, activations, explanations) "
         "into the database",
-        description="Read Neuronpedia's public dataset exports: a source's folder (model.jsonl, source.jsonl, "
+        description=textwrap.fill("Read Neuronpedia's public dataset exports: a source's folder (model.jsonl, source.jsonl, "
         "features/, activations/, explanations/ of batch-N.jsonl.gz) or single JSON/JSONL(.gz) files, "
         "including features as their API returns them (with nested activations and explanations). "
         "Idempotent: importing again updates the same features, examples and explanations (method "
-        "neuronpedia:<typeName>:<explanationModelName>). See docs/data.md.",
+        "neuronpedia:<typeName>:<explanationModelName>). See docs/data.md.", 100),
         epilog="example (with internet, their public bucket):\n"
         "  aws s3 sync --no-sign-request s3://neuronpedia-datasets/v1/gpt2-small/6-res-jb np/6-res-jb\n"
         "  featurepedia import-neuronpedia np/6-res-jb",
@@ -154,11 +155,11 @@ def _parser() -> argparse.ArgumentParser:
     oa_import = sub.add_parser(
         "import-openai-neurons", help="load OpenAI neuron-explainer records (activations and scored "
         "explanations) into the database",
-        description="Read OpenAI's neuron-explainer data: NeuronRecord files (collated-activations/<layer>/"
+        description=textwrap.fill("Read OpenAI's neuron-explainer data: NeuronRecord files (collated-activations/<layer>/"
         "<neuron>.json: top and random activation records) and NeuronSimulationResults files "
         "(explanations/<layer>/<neuron>.jsonl: scored explanations). Each layer becomes the source "
         "<layer>-mlp; explanations get the method openai-neuron-explainer and their correlation score the "
-        "scorer openai-simulation. Idempotent: importing again updates the same rows. See docs/data.md.",
+        "scorer openai-simulation. Idempotent: importing again updates the same rows. See docs/data.md.", 100),
         epilog="example (with internet; the public GPT-2 small data):\n"
         "  curl -O https://openaipublic.blob.core.windows.net/neuron-explainer/gpt2_small_data/"
         "collated-activations/6/0.json\n"
