@@ -150,6 +150,8 @@ def _parser() -> argparse.ArgumentParser:
     np_import.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
     np_import.add_argument("--model", help="our model id (default: the records' modelId)")
     np_import.add_argument("--source", help="our source id (default: the records' layer, e.g. 6-res-jb)")
+    np_import.add_argument("--kind", choices=["neurons", "sae"], help="what the features are (default: "
+                           "neurons for a source id ending in -mlp, else sae)")
     np_import.set_defaults(func=_cmd_import_neuronpedia)
 
     oa_import = sub.add_parser(
@@ -412,7 +414,7 @@ def _cmd_import_neuronpedia(args: argparse.Namespace) -> int:
     _setup()
     from featurepedia.web.data_io.neuronpedia import import_neuronpedia
 
-    for source, counts in import_neuronpedia([Path(p) for p in args.paths], args.model, args.source):
+    for source, counts in import_neuronpedia([Path(p) for p in args.paths], args.model, args.source, args.kind):
         print(f"imported {source}: {counts}")
     return 0
 

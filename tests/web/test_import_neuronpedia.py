@@ -106,8 +106,8 @@ def test_api_shaped_feature_with_nested_lists_and_our_names(db, tmp_path):
               "explanations": [_explanation(3, "b after a")]}
     path = tmp_path / "feature.json"
     path.write_text(json.dumps(record))
-    [(source, _)] = import_neuronpedia([path], model="gpt2", source="6-res")
-    assert str(source) == "gpt2/6-res"
+    [(source, _)] = import_neuronpedia([path], model="gpt2", source="6-res", kind="neurons")
+    assert str(source) == "gpt2/6-res" and source.kind == "neurons"
     feature = Feature.objects.get(source=source, index=3)
     assert feature.examples.get().tokens == ["a", "b"] and feature.explanations.get().text == "b after a"
     assert feature.density == 0.0 and feature.max_act == 15.5  # NaN counts as missing

@@ -124,3 +124,11 @@ def test_imported_neuron_page_shows(db, dataset, client):
     import_openai_neurons([dataset], model="gpt2-small")
     page = client.get("/gpt2-small/5-mlp/3")
     assert page.status_code == 200 and "the colour blue (5/3)" in page.content.decode()
+
+
+def test_refuses_to_overwrite_a_source_built_here(world, dataset):
+    from featurepedia.errors import UsageError
+
+    with pytest.raises(UsageError, match="source tiny/1-mlp was built on this site.*e.g. 1-mlp-openai"):
+        import_openai_neurons([dataset / "collated-activations" / "5"], model="tiny", source="1-mlp")
+    assert ActivationExample.objects.filter(feature__source=world["source"]).count() == 3 * 13

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from featurepedia.errors import UsageError
 from featurepedia.interp import MAX_EXPLANATION_CHARS
 from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
 from featurepedia.web.explanations.models import Explanation, ExplanationScore
@@ -87,6 +88,10 @@ class CatalogWriter:
             model.refresh_from_db()
         self.source, _ = Source.objects.get_or_create(
             model=model, slug=info.source, defaults={"kind": info.kind, "hook_name": info.hook_name})
+        if self.source.config and "imported" not in self.source.config:
+            raise UsageError(f"source {self.source} was built on this site (its dashboards would be replaced); "
+                             "import into another source id (--source), e.g. "
+                             f"{info.source}-{info.origin.get('format', 'imported').split('-')[0]}")
         self.source.kind = info.kind
         self.source.hook_name = info.hook_name or self.source.hook_name
         nonnegative = info.kind == "sae"

@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db import transaction
 
+from featurepedia.errors import UsageError
 from featurepedia.web.catalog.models import Source
 from featurepedia.web.data_io.catalog_writer import (
     CatalogWriter,
@@ -101,8 +102,8 @@ def explanation_of(at: Where) -> NewExplanation:
 
 
 class _Import:
-    def __init__(self, model: str | None, source: str | None, say: Callable[[str], None]) -> None:
-        self.model, self.source, self.say = model, source, say
+    def __init__(self, model: str | None, source: str | None, kind: str | None, say: Callable[[str], None]) -> None:
+        self.model, self.source, self.kind, self.say = model, source, kind, say
         self.meta: dict[str, dict[str, Any]] = {}
         self.writers: dict[tuple[str, str], CatalogWriter] = {}
         self.files: list[str] = []
@@ -113,7 +114,7 @@ class _Import:
         key = (model, source)
         if key not in self.writers:
             m, s = self.meta.get("model", {}), self.meta.get("source", {})
-            info = SourceInfo(model=model, source=source, kind=_kind(source), prepend_bos=True,
+            info = SourceInfo(model=model, source=source, kind=self.kind or _kind(source), prepend_bos=True,
                               hook_name=hook or _hook_from_source(s),
                               model_name=str(m.get("displayName") or ""), n_layers=int(m.get("layers") or 0),
                               d_model=int(m.get("dimension") or 0),
@@ -184,14 +185,17 @@ def _order(path: Path) -> tuple[int, str]:
 
 
 def import_neuronpedia(paths: list[Path], model: str | None = None, source: str | None = None,
-                       say: Callable[[str], None] = lambda _: None) -> list[tuple[Source, Counts]]:
+                       kind: str | None = None, say: Callable[[str], None] = lambda _: None) -> list[tuple[Source, Counts]]:
     """Import Neuronpedia export files or folders (metadata first); returns each source written and its counts.
 
     Args:
         model, source: our slugs for the model and source (default: the records' ``modelId`` and ``layer``).
+        kind: ``neurons`` or ``sae`` (default: neurons for a source id ending in ``-mlp``, else sae).
     """
     files = data_files(paths)
-    job = _Import(model, source, say)
+    if kind not in (None, "neurons", "sae"):
+        raise UsageError(f"kind {kind!r} is neither neurons nor sae")
+    job = _Import(model, source, kind, say)
     with transaction.atomic():  # a file with an error imports nothing: fix it and run the same command again
         for path in sorted(files, key=_order):
             say(f"reading {path}")
