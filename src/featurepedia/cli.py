@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from pathlib import Path
 
 from featurepedia import runtime
@@ -108,6 +109,69 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="load a Parquet bundle into the database")
     imp.add_argument("bundle", metavar="DIR", help="bundle folder (run.json, features.parquet, examples.parquet)")
     imp.set_defaults(func=_cmd_import)
+
+    export_data = sub.add_parser(
+        "export-data", help="write a source's or a campaign's human data and scores as Parquet or a Hugging "
+        "Face datasets folder, with a data card",
+        description=textwrap.fill("Explanations, votes, This-vs-That choices, Odd-one-out answers, human simulations "
+        "(Predict) and automatic scores of a source's or a campaign's features, one table each, with a data "
+        "card (README.md). People appear by the display name they chose, else by a stable anonymous id; no "
+        "e-mail, user name or password is written (see docs/data.md).", 100),
+        epilog="examples:\n"
+        "  featurepedia export-data --source smollm2-135m/6-mlp --format parquet out/6-mlp\n"
+        "  featurepedia export-data --campaign smollm2-6 --format hf --license cc0-1.0 out/campaign",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = export_data.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", metavar="MODEL/SOURCE", help="a stored source, e.g. smollm2-135m/6-mlp")
+    which.add_argument("--campaign", metavar="SLUG", help="a campaign's features (and the answers given in it)")
+    export_data.add_argument("--format", choices=["parquet", "hf"], default="parquet",
+                             help="parquet: one <table>.parquet per table (datasets.load_dataset(OUT, TABLE) "
+                             "reads one); hf: a datasets.DatasetDict folder (datasets.load_from_disk(OUT)); "
+                             "default parquet")
+    export_data.add_argument("--license", default="cc-by-4.0", help="license id written in the data card "
+                             "(a Hugging Face license id; default cc-by-4.0)")
+    export_data.add_argument("--include-hidden", action="store_true", help="also export explanations hidden "
+                             "by moderation (status hidden) and what points at them")
+    export_data.add_argument("out", metavar="OUT", help="a new (or empty) folder to write")
+    export_data.set_defaults(func=_cmd_export_data)
+
+    np_import = sub.add_parser(
+        "import-neuronpedia", help="load Neuronpedia's dataset exports (features, activations, explanations) "
+        "into the database",
+        description=textwrap.fill("Read Neuronpedia's public dataset exports: a source's folder (model.jsonl, source.jsonl, "
+        "features/, activations/, explanations/ of batch-N.jsonl.gz) or single JSON/JSONL(.gz) files, "
+        "including features as their API returns them (with nested activations and explanations). "
+        "Idempotent: importing again updates the same features, examples and explanations (method "
+        "neuronpedia:<typeName>:<explanationModelName>). See docs/data.md.", 100),
+        epilog="example (with internet, their public bucket):\n"
+        "  aws s3 sync --no-sign-request s3://neuronpedia-datasets/v1/gpt2-small/6-res-jb np/6-res-jb\n"
+        "  featurepedia import-neuronpedia np/6-res-jb",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    np_import.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
+    np_import.add_argument("--model", help="our model id (default: the records' modelId)")
+    np_import.add_argument("--source", help="our source id (default: the records' layer, e.g. 6-res-jb)")
+    np_import.add_argument("--kind", choices=["neurons", "sae"], help="what the features are (default: "
+                           "neurons for a source id ending in -mlp, else sae)")
+    np_import.set_defaults(func=_cmd_import_neuronpedia)
+
+    oa_import = sub.add_parser(
+        "import-openai-neurons", help="load OpenAI neuron-explainer records (activations and scored "
+        "explanations) into the database",
+        description=textwrap.fill("Read OpenAI's neuron-explainer data: NeuronRecord files (collated-activations/<layer>/"
+        "<neuron>.json: top and random activation records) and NeuronSimulationResults files "
+        "(explanations/<layer>/<neuron>.jsonl: scored explanations). Each layer becomes the source "
+        "<layer>-mlp; explanations get the method openai-neuron-explainer and their correlation score the "
+        "scorer openai-simulation. Idempotent: importing again updates the same rows. See docs/data.md.", 100),
+        epilog="example (with internet; the public GPT-2 small data):\n"
+        "  curl -O https://openaipublic.blob.core.windows.net/neuron-explainer/gpt2_small_data/"
+        "collated-activations/6/0.json\n"
+        "  featurepedia import-openai-neurons --model gpt2-small data/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    oa_import.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
+    oa_import.add_argument("--model", required=True, help="our model id (their files do not name it), e.g. "
+                           "gpt2-xl or gpt2-small")
+    oa_import.add_argument("--source", help="one source id for every neuron (default <layer>-mlp per layer)")
+    oa_import.set_defaults(func=_cmd_import_openai_neurons)
 
     serve = sub.add_parser("serve", help="serve the site")
     _serve_args(serve)
@@ -361,6 +425,36 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     run = import_bundle(Path(args.bundle))
     print(f"imported {run.model_id}/{run.source['source_id']} ({run.source['n_features']} features)")
+    return 0
+
+
+def _cmd_export_data(args: argparse.Namespace) -> int:
+    _setup()
+    from featurepedia.web.data_io.export import export_data, scope_for_campaign, scope_for_source
+
+    scope = (scope_for_source(args.source, args.include_hidden) if args.source
+             else scope_for_campaign(args.campaign, args.include_hidden))
+    result = export_data(scope, Path(args.out), args.format, args.license)
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.counts.items())
+    print(f"exported {scope.title} to {result.folder} ({result.format}): {counts}")
+    return 0
+
+
+def _cmd_import_neuronpedia(args: argparse.Namespace) -> int:
+    _setup()
+    from featurepedia.web.data_io.neuronpedia import import_neuronpedia
+
+    for source, counts in import_neuronpedia([Path(p) for p in args.paths], args.model, args.source, args.kind):
+        print(f"imported {source}: {counts}")
+    return 0
+
+
+def _cmd_import_openai_neurons(args: argparse.Namespace) -> int:
+    _setup()
+    from featurepedia.web.data_io.openai_neurons import import_openai_neurons
+
+    for source, counts in import_openai_neurons([Path(p) for p in args.paths], args.model, args.source):
+        print(f"imported {source}: {counts}")
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from featurepedia.web.explanations.models import Explanation
 from featurepedia.web.game.models import Campaign, Comparison, Flag, OddOneAnswer, PlayEvent, Profile
@@ -23,7 +23,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ["active", "contest"]
     prepopulated_fields = {"slug": ["title"]}
     raw_id_fields = ["features"]
-    actions = ["weekly_side_quest", "monthly_side_quest"]
+    actions = ["weekly_side_quest", "monthly_side_quest", "download_data"]
 
     @admin.display(description="now")
     def phase(self, campaign: Campaign) -> str:
@@ -36,6 +36,19 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.action(description="Schedule next month's side quest over these features")
     def monthly_side_quest(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         self._schedule(request, queryset, "month")
+
+    @admin.action(description="Download its data (explanations, votes, answers, scores) as Parquet with a data card")
+    def download_data(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> HttpResponse | None:
+        from featurepedia.web.data_io.download import export_zip
+        from featurepedia.web.data_io.export import scope_for_campaign
+
+        if queryset.count() != 1:
+            messages.error(request, "Select one campaign to download its data.")
+            return None
+        campaign = queryset.get()
+        response = HttpResponse(export_zip(scope_for_campaign(campaign.slug)), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="featurepedia-{campaign.slug}-data.zip"'
+        return response
 
     def _schedule(self, request: HttpRequest, queryset: QuerySet[Campaign], kind: str) -> None:
         from featurepedia.web.game.contests import schedule_side_quest
