@@ -27,7 +27,7 @@ RETRY_AFTER_S = 5
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{retry}"><title>Featurepedia is briefly unavailable</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 36em; margin: 4em auto; padding: 0 1em">
+<body>
 <h1>Back in a moment</h1>
 <p>Featurepedia cannot reach its database right now. Nothing you saved is lost; this page tries again by
 itself in {retry} seconds.</p></body></html>
