@@ -1,0 +1,36 @@
+"""Rendered parts of pages kept in Django's cache (Redis in production, process memory when embedded).
+
+A feature's clues are the same for every visitor with the same text filters, and rendering them is most of
+a feature page's cost. What is cached is keyed by everything it shows, so nothing is ever deleted on a
+change: a rebuild or import of the source saves the Source row (``updated`` moves), a change of the markup
+bumps ``DISPLAY_VERSION``, and what players write is stamped by a query (``feature_activity``). Old entries
+just stop being asked for and expire. This holds across processes (a ``featurepedia build`` or ``score``
+beside ``serve``, several web workers) because nothing depends on a process seeing a signal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+
+from django.core.cache import cache
+from django.utils.safestring import SafeString, mark_safe
+
+DISPLAY_VERSION = 1  # bump when the markup of a cached part changes
+TIMEOUT_S = 7 * 24 * 3600
+
+
+def key(kind: str, parts: Iterable[object]) -> str:
+    """A cache key for ``kind`` from the values the markup depends on (hashed: keys stay short and plain)."""
+    raw = "\x1f".join(str(p) for p in parts)
+    return f"page:{DISPLAY_VERSION}:{kind}:{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
+
+
+def cached(kind: str, parts: Iterable[object], render: Callable[[], str]) -> SafeString:
+    """The markup ``render`` makes (it must be safe HTML), from the cache when it holds it for these parts."""
+    k = key(kind, parts)
+    html = cache.get(k)
+    if html is None:
+        html = str(render())
+        cache.set(k, html, TIMEOUT_S)
+    return mark_safe(html)  # markup rendered by our templates and renderers, escaped there

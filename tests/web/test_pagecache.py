@@ -1,0 +1,57 @@
+"""Cached parts of feature and puzzle pages: the same for everyone with the same filters, never stale."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from featurepedia.web.explanations.models import Explanation
+from featurepedia.web.explanations.services import cast_vote
+
+
+def _page(client, feature, **query) -> str:
+    return client.get(reverse("feature", args=["tiny", "1-mlp", feature.index]), query).content.decode()
+
+
+def test_a_rebuild_of_the_source_shows_at_once(client, world):
+    cats = world["features"][0]
+    assert "kitten" in _page(client, cats)
+    example = cats.examples.get(bin="top", rank=2)
+    example.tokens = [t.replace("kitten", "lion") for t in example.tokens]
+    example.save()
+    assert "kitten" in _page(client, cats)  # cached: examples change only when the source is rebuilt
+    world["source"].save()  # what a build or an import does when it finishes
+    html = _page(client, cats)
+    assert "lion" in html and "kitten" not in html
+
+
+def test_explanations_votes_and_scores_are_never_served_stale(client, world, make_user):
+    cats = world["features"][0]
+    assert "small furry pets" not in _page(client, cats)
+    e = Explanation.objects.create(feature=cats, text="small furry pets", method="human")
+    assert "small furry pets" in _page(client, cats)
+    cast_vote(make_user("bob"), e, 1)
+    assert "▲ 1" in _page(client, cats)
+    e.delete()
+    assert "small furry pets" not in _page(client, cats)
+
+
+def test_quantile_groups_load_when_opened_and_without_scripts(client, world):
+    cats = world["features"][0]
+    html = _page(client, cats)
+    group_url = reverse("feature-group", args=["tiny", "1-mlp", cats.index, "q1"])
+    assert f'hx-get="{group_url}"' in html and 'href="?groups=all#g-q1"' in html
+    assert html.count('<li class="ctx">') == 6  # the top group only
+    items = client.get(group_url).content.decode()
+    assert items.count('<li class="ctx">') == 3 and "cats" in items
+    assert _page(client, cats, groups="all").count('<li class="ctx">') == 6 + 3 + 4
+    assert client.get(reverse("feature-group", args=["tiny", "1-mlp", cats.index, "q9"])).status_code == 404
+
+
+def test_the_explicit_filter_has_its_own_cached_clues(client, world, make_user):
+    numbers = world["features"][1]
+    assert "fucking" in _page(client, numbers)
+    client.force_login(make_user("carol", explicit_filter=True))
+    html = _page(client, numbers)
+    assert "fucking" not in html and "explicit words hidden" in html
+    client.logout()
+    assert "fucking" in _page(client, numbers)
