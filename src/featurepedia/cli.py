@@ -200,6 +200,35 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=None, help="also write the JSON to this file")
     evaluate.set_defaults(func=_cmd_eval_sae)
 
+    stack = sub.add_parser("stack", help="run the production stack on this machine: web, worker and inference "
+                           "processes (a Procfile run by honcho)",
+                           description="Check the production settings (FEATUREPEDIA_MODE=production, a real "
+                           "FEATUREPEDIA_SECRET_KEY, a PostgreSQL FEATUREPEDIA_DATABASE_URL, FEATUREPEDIA_REDIS_URL), "
+                           "migrate the database, collect the static files, then run the Procfile: gunicorn web "
+                           "processes (FEATUREPEDIA_WEB_WORKERS x FEATUREPEDIA_THREADS), `featurepedia worker` and "
+                           "`featurepedia inference`. When one process stops, the others are stopped and the command "
+                           "exits with its code: run it under a process manager that restarts it. /healthz and "
+                           "/readyz tell a load balancer whether the site is up (see docs/deploy.md).",
+                           epilog="examples:\n"
+                           "  featurepedia stack --port 3000\n"
+                           "  featurepedia stack --only web,worker      # inference elsewhere "
+                           "(FEATUREPEDIA_INFERENCE_URL)\n"
+                           "  featurepedia stack --procfile Procfile    # write the Procfile for another runner",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    stack.add_argument("--port", type=int, default=None, help="port of the web processes (default: FEATUREPEDIA_PORT)")
+    stack.add_argument("--host", default="127.0.0.1", help="address the web processes listen on (default 127.0.0.1, "
+                       "behind a reverse proxy; 0.0.0.0 for every interface)")
+    stack.add_argument("--inference-port", type=int, default=3001, help="port of the inference process on 127.0.0.1 "
+                       "(default 3001)")
+    stack.add_argument("--model", default=None, help="the inference process's model (default: "
+                       "FEATUREPEDIA_DEFAULT_MODEL)")
+    stack.add_argument("--only", default="web,worker,inference", metavar="NAMES",
+                       help="the processes to run, comma-separated from web, worker, inference (default all)")
+    stack.add_argument("--workers", type=int, default=1, help="task worker processes (default 1)")
+    stack.add_argument("--procfile", metavar="PATH", help="write the Procfile to PATH ('-': print it) and exit, "
+                       "for honcho, foreman or a platform that runs Procfiles")
+    stack.set_defaults(func=_cmd_stack)
+
     worker = sub.add_parser("worker", help="run background tasks (scoring) in production mode")
     worker.set_defaults(func=_cmd_worker)
 
@@ -374,6 +403,29 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stack(args: argparse.Namespace) -> int:
+    from featurepedia.web import stack
+
+    s = get_settings()
+    only = stack.parse_only(args.only)
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: run at least 1 task worker, or leave worker out of --only")
+    text = stack.procfile(host=args.host, port=args.port or s.port, inference_port=args.inference_port,
+                          model=args.model or s.default_model, only=only, workers=args.workers)
+    if args.procfile:
+        if args.procfile == "-":
+            print(text, end="")
+        else:
+            Path(args.procfile).write_text(text)
+            _say(f"wrote {args.procfile}; before another runner starts it, bring the database and static files up "
+                 "to date: python -m django migrate --settings featurepedia.web.settings, then the same with "
+                 "collectstatic --noinput (featurepedia stack does both itself)")
+        return 0
+    stack.check_production(s, only)
+    stack.prepare(_say)
+    return stack.run(text, _say)
+
+
 def _cmd_inference(args: argparse.Namespace) -> int:
     from featurepedia.inference.http import sae_paths, serve_inference
 
@@ -385,6 +437,10 @@ def _cmd_inference(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     _setup()
+    if get_settings().mode == "production":  # hashed static file names: the manifest must exist
+        from django.core.management import call_command
+
+        call_command("collectstatic", interactive=False, verbosity=0)
     from featurepedia.web.server import serve
 
     serve(args.host, args.port or get_settings().port, _say)

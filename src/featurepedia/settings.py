@@ -51,7 +51,18 @@ class Settings:
         "reverse proxy: its host is allowed, forms posted from it pass CSRF checks, and with https the proxy's "
         "X-Forwarded-Proto header (which the proxy must set) marks requests secure and cookies are secure-only.")
     port: int = _setting(3000, "Port of `featurepedia serve` (3000, as Neuronpedia's clients expect).")
-    threads: int = _setting(8, "Worker threads of the embedded web server.")
+    threads: int = _setting(8, "Threads per web process: the embedded server's, and each worker's of "
+                            "`featurepedia stack` (gunicorn).")
+    web_workers: int = _setting(2, "Web processes (gunicorn workers) that `featurepedia stack` starts; about one "
+                                "per core, since each also runs FEATUREPEDIA_THREADS threads.")
+    web_timeout: int = _setting(60, "Seconds a web request may run before `featurepedia stack`'s gunicorn "
+                                "restarts its worker (live inference waits up to FEATUREPEDIA_INFERENCE_TIMEOUT).")
+    db_pool_size: int = _setting(
+        8, "PostgreSQL connections each web or worker process may hold open (psycopg's pool); at least "
+        "FEATUREPEDIA_THREADS, or threads wait for one. The database's max_connections must cover all processes.")
+    db_connect_timeout: int = _setting(
+        5, "Seconds to wait for a PostgreSQL connection (new, or from the pool) before the request fails with a "
+        "clear 503 instead of hanging.")
     inference_url: str = _setting(
         "", "Address of a `featurepedia inference` process that the web processes send live inference to, e.g. "
         "http://127.0.0.1:3001. Empty: inference runs inside the web process (embedded mode).")
@@ -76,7 +87,11 @@ class Settings:
         60, "Length in seconds of the API's fixed rate-limit window; counts live in the cache (Redis when "
         "FEATUREPEDIA_REDIS_URL is set, so all web processes share them).")
     redis_url: str = _setting("", "Redis URL, e.g. redis://127.0.0.1:6379/0: the cache shared by all web processes, "
-                              "which also holds sessions (backed by the database). Empty: a per-process memory cache.")
+                              "which also holds sessions (backed by the database) and the API's rate-limit counts. "
+                              "Empty: a per-process memory cache.")
+    search_index_dir: str = _setting(
+        "", "Folder of this host's explanation-search index (a cache of the database, rebuilt when missing). "
+        "Empty: <data dir>/search. With several web hosts sharing a network data dir, point it at local disk.")
     openai_base_url: str = _setting("https://api.openai.com/v1", "OpenAI-compatible endpoint for the openai "
                                     "explainer and LLM scorers (OpenAI, vLLM, Ollama, llama.cpp server).")
     openai_api_key: str = _setting("", "API key sent to that endpoint (empty for local servers).", secret=True)
@@ -143,6 +158,9 @@ class Settings:
             if getattr(self, name) < 0:
                 raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {getattr(self, name)}; use 0 (no limit) or a "
                                     "positive number of requests per window.")
+        for name in ("web_workers", "web_timeout", "db_pool_size", "db_connect_timeout", "threads"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"FEATUREPEDIA_{name.upper()} is {getattr(self, name)}; it must be at least 1.")
         if self.api_rate_window < 1:
             raise SettingsError(f"FEATUREPEDIA_API_RATE_WINDOW is {self.api_rate_window}; use a window of at least "
                                 "1 second (60 counts requests per minute).")
@@ -158,6 +176,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'featurepedia.sqlite3').resolve()}"
+
+    @property
+    def search_dir(self) -> Path:
+        """The explanation-search index's folder."""
+        return Path(self.search_index_dir).expanduser() if self.search_index_dir else self.data_dir / "search"
 
     @property
     def model_cache_dir(self) -> Path:

@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+from whitenoise.compress import Compressor
 
 from featurepedia.settings import get_settings
 from featurepedia.web.accounts.config import enabled_providers
+from featurepedia.web.security import policy
 
 _s = get_settings()
 BASE_DIR = Path(__file__).resolve().parent
@@ -20,7 +22,11 @@ ALLOWED_HOSTS = [h.strip() for h in _s.allowed_hosts.split(",") if h.strip()] + 
 
 
 def behind_proxy(public_url: str) -> dict[str, Any]:
-    """Django settings for a site served behind a reverse proxy at ``public_url`` (scheme://host[:port])."""
+    """Django settings for a site served behind a reverse proxy at ``public_url`` (scheme://host[:port]).
+
+    With https the site is https-only: secure cookies, HSTS, and plain-http requests redirected (except the
+    health checks, which load balancers and process managers send over plain http from inside).
+    """
     parts = urlsplit(public_url)
     https = parts.scheme == "https"
     return {
@@ -29,6 +35,10 @@ def behind_proxy(public_url: str) -> dict[str, Any]:
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https") if https else None,
         "SESSION_COOKIE_SECURE": https,
         "CSRF_COOKIE_SECURE": https,
+        "SECURE_SSL_REDIRECT": https,
+        "SECURE_REDIRECT_EXEMPT": [r"^healthz$", r"^readyz$"],
+        # A year, as browsers' preload lists ask; subdomains are left alone (they may be other sites).
+        "SECURE_HSTS_SECONDS": 31_536_000 if https else 0,
     }
 
 
@@ -51,6 +61,14 @@ CSRF_TRUSTED_ORIGINS = _proxy["CSRF_TRUSTED_ORIGINS"]
 SECURE_PROXY_SSL_HEADER = _proxy["SECURE_PROXY_SSL_HEADER"]
 SESSION_COOKIE_SECURE = _proxy["SESSION_COOKIE_SECURE"]
 CSRF_COOKIE_SECURE = _proxy["CSRF_COOKIE_SECURE"]
+SECURE_SSL_REDIRECT = _proxy["SECURE_SSL_REDIRECT"]
+SECURE_REDIRECT_EXEMPT = _proxy["SECURE_REDIRECT_EXEMPT"]
+SECURE_HSTS_SECONDS = _proxy["SECURE_HSTS_SECONDS"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # except /embed/ pages (featurepedia.web.security)
+CONTENT_SECURITY_POLICY = policy(enabled_providers())
 if _s.public_url:
     ALLOWED_HOSTS.append(str(urlsplit(_s.public_url).hostname))
 
@@ -75,6 +93,7 @@ INSTALLED_APPS = [
     *[f"allauth.socialaccount.providers.{p}" for p in enabled_providers()],
     "django_tasks",
     "django_tasks_db",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +109,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "featurepedia.web.security.ContentSecurityPolicyMiddleware",  # after X-Frame-Options: /embed/ is exempt
     "featurepedia.web.errors.FeaturepediaErrorMiddleware",
 ]
 
@@ -113,8 +133,28 @@ TEMPLATES = [
 ]
 
 
+def database_config(url: str, *, production: bool, pool_size: int, connect_timeout: int) -> dict[str, Any]:
+    """Django's DATABASES["default"] for a database URL.
+
+    PostgreSQL in production uses psycopg's connection pool (one per process, opened on first use): a request
+    borrows a connection and gives it back, and a connection that died (the server restarted) is replaced
+    when it is next handed out, so the site recovers without a restart.
+    """
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        options = config.setdefault("OPTIONS", {})
+        options["connect_timeout"] = connect_timeout
+        if production:
+            # Django's pool checks each connection as it hands it out (ConnectionPool.check_connection).
+            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": connect_timeout}
+            config["CONN_MAX_AGE"] = 0  # the pool keeps the connections (Django refuses both)
+            config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
 def _database() -> dict[str, Any]:
-    config: dict[str, Any] = dict(dj_database_url.parse(_s.database, conn_max_age=60))
+    config = database_config(_s.database, production=_s.mode == "production", pool_size=_s.db_pool_size,
+                             connect_timeout=_s.db_connect_timeout)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers (the site) and a writer (a build, a vote) work at once; IMMEDIATE transactions
@@ -151,7 +191,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = _s.data_dir / "static"  # filled by collectstatic in production
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
-WHITENOISE_USE_FINDERS = True
+# WhiteNoise serves static files from the site's own processes. In production they come from STATIC_ROOT,
+# written by collectstatic (which `featurepedia stack` and `serve` run first): names carry a hash of their
+# content, so they are sent with a year's immutable caching, each beside its gzip and brotli copies.
+# Embedded mode serves the source files as they are (no collectstatic step, short caching).
+if _s.mode == "production":
+    STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                "staticfiles": {"BACKEND": "featurepedia.web.static_storage.StaticStorage"}}
+WHITENOISE_USE_FINDERS = _s.mode != "production"
+# Source maps are fetched only with developer tools open: not worth compressing (megabytes, at every start).
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 WHITENOISE_AUTOREFRESH = False
 
 from featurepedia.web.accounts.config import *  # noqa: E402,F403  (allauth, email, social sign-in)

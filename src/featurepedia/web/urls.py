@@ -1,9 +1,13 @@
-"""URL routes: admin, the API, accounts, the game, explanation actions, live pages, then the catalog (its /{model}/ catch-all last)."""
+"""URL routes: health checks, admin, the API, accounts, the game, explanation actions, live pages, then the catalog (its /{model}/ catch-all last)."""
 
 from django.contrib import admin
 from django.urls import include, path
 
+from featurepedia.web import health
+
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("featurepedia.web.api.urls")),
     path("", include("featurepedia.web.accounts.urls")),

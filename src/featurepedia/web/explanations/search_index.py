@@ -54,7 +54,7 @@ EMBED_BATCH = 256
 
 def index_path() -> Path:
     """The index file of this data dir; its sync state is the ``.json`` file beside it."""
-    return get_settings().data_dir / "search" / "explanations.usearch"
+    return get_settings().search_dir / "explanations.usearch"
 
 
 def embed_texts(texts: list[str]) -> np.ndarray:
