@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 
 from featurepedia.web.explanations.models import Explanation
@@ -55,3 +57,36 @@ def test_the_explicit_filter_has_its_own_cached_clues(client, world, make_user):
     assert "fucking" not in html and "explicit words hidden" in html
     client.logout()
     assert "fucking" in _page(client, numbers)
+
+
+def _judged(html: str) -> str:
+    return re.search(r'<section class="judgements".*?</section>', html, re.S).group(0)
+
+
+def test_judgements_show_each_new_comparison_and_score(client, world, make_user):
+    from featurepedia.web.explanations.models import ExplanationScore
+    from featurepedia.web.explanations.scoring import DEFAULT_SCORER
+    from featurepedia.web.game.models import Comparison
+
+    cats = world["features"][0]
+    first = Explanation.objects.create(feature=cats, text="cats", method="human")
+    second = Explanation.objects.create(feature=cats, text="pets", method="human")
+    assert "Nobody has compared its explanations yet" in _page(client, cats)
+    Comparison.objects.create(user=make_user("dan"), feature=cats, first=first, second=second, choice="first")
+    assert "1 person compared its explanations (1 comparison)" in _page(client, cats)
+    Comparison.objects.create(user=make_user("eve"), feature=cats, first=first, second=second, choice="second")
+    assert "2 people compared its explanations (2 comparisons)" in _page(client, cats)
+    before = _judged(_page(client, cats))
+    ExplanationScore.objects.create(explanation=second, scorer=DEFAULT_SCORER, version="1", status="ok", value=0.99)
+    assert _judged(_page(client, cats)) != before  # the score moves the ratings
+
+
+def test_the_puzzle_clues_are_cached_until_a_rebuild(client, world):
+    cats, campaign = world["features"][0], world["campaign"]
+    url = reverse("puzzle", args=[campaign.slug, cats.pk])
+    assert "kitten" in client.get(url).content.decode()
+    cats.examples.filter(rank=2).exclude(bin="negative").update(tokens=["<s>", " lion"], values=[0.0, 1.0])
+    assert "kitten" in client.get(url).content.decode()
+    world["source"].save()
+    html = client.get(url).content.decode()
+    assert "lion" in html and "kitten" not in html

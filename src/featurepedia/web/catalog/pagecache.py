@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.utils.safestring import SafeString, mark_safe
 
 DISPLAY_VERSION = 1  # bump when the markup of a cached part changes
 TIMEOUT_S = 7 * 24 * 3600
+T = TypeVar("T")
+_MISSING = object()
 
 
 def key(kind: str, parts: Iterable[object]) -> str:
@@ -26,11 +29,16 @@ def key(kind: str, parts: Iterable[object]) -> str:
     return f"page:{DISPLAY_VERSION}:{kind}:{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
 
 
-def cached(kind: str, parts: Iterable[object], render: Callable[[], str]) -> SafeString:
-    """The markup ``render`` makes (it must be safe HTML), from the cache when it holds it for these parts."""
+def cached(kind: str, parts: Iterable[object], compute: Callable[[], T]) -> T:
+    """What ``compute`` returns (anything that pickles), from the cache when it holds it for these parts."""
     k = key(kind, parts)
-    html = cache.get(k)
-    if html is None:
-        html = str(render())
-        cache.set(k, html, TIMEOUT_S)
-    return mark_safe(html)  # markup rendered by our templates and renderers, escaped there
+    value = cache.get(k, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        cache.set(k, value, TIMEOUT_S)
+    return value  # type: ignore[no-any-return]
+
+
+def cached_html(kind: str, parts: Iterable[object], render: Callable[[], str]) -> SafeString:
+    """The markup ``render`` makes (it must be safe HTML), from the cache when it holds it for these parts."""
+    return mark_safe(cached(kind, parts, lambda: str(render())))  # rendered by our templates, escaped there

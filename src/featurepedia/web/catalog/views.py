@@ -72,7 +72,7 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
     src = feature.source
     filters = active_text_filters(request)
     every_group = request.GET.get("groups") == "all"
-    dashboard = pagecache.cached(
+    dashboard = pagecache.cached_html(
         "feature", (feature.pk, src.updated.isoformat(), sorted(filters), every_group),
         lambda: render_to_string("catalog/_dashboard.html", _dashboard_context(feature, filters, every_group)))
     return render(request, "catalog/feature.html", {
@@ -95,7 +95,7 @@ def feature_group(request: HttpRequest, model: str, source: str, index: int, gro
             raise Http404(f"feature {index} has no group of examples '{group}'")
         return render_to_string("catalog/_group.html", {"g": found[0]})
 
-    return HttpResponse(pagecache.cached("feature-group", (feature.pk, feature.source.updated.isoformat(),
+    return HttpResponse(pagecache.cached_html("feature-group", (feature.pk, feature.source.updated.isoformat(),
                                                             sorted(filters), group), items))
 
 
