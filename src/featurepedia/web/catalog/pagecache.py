@@ -36,7 +36,7 @@ def cached(kind: str, parts: Iterable[object], compute: Callable[[], T]) -> T:
     if value is _MISSING:
         value = compute()
         cache.set(k, value, TIMEOUT_S)
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def cached_html(kind: str, parts: Iterable[object], render: Callable[[], str]) -> SafeString:
