@@ -29,10 +29,14 @@ def feature_campaigns(feature: Feature) -> list[Campaign]:
     """Running campaigns this feature belongs to (so its page can offer "play it"), in one query.
 
     A campaign holds its picked features, or every feature of its source when it picked none (as
-    Campaign.feature_queryset does).
+    Campaign.feature_queryset does). Kept on the feature object: the panels of one page share it.
     """
-    picked_or_whole_source = Q(features=feature) | Q(source_id=feature.source_id, features__isnull=True)
-    return list(Campaign.running().filter(picked_or_whole_source).distinct())
+    memo: list[Campaign] | None = getattr(feature, "_running_campaigns", None)
+    if memo is None:
+        picked_or_whole_source = Q(features=feature) | Q(source_id=feature.source_id, features__isnull=True)
+        memo = list(Campaign.running().filter(picked_or_whole_source).distinct())
+        feature._running_campaigns = memo
+    return list(memo)
 
 
 def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, Any]:
