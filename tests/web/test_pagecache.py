@@ -90,3 +90,18 @@ def test_the_puzzle_clues_are_cached_until_a_rebuild(client, world):
     world["source"].save()
     html = client.get(url).content.decode()
     assert "lion" in html and "kitten" not in html
+
+
+def test_a_shared_page_carries_each_visitors_own_working_csrf_token(world):
+    from django.test import Client
+
+    cats = world["features"][0]
+    Client().get(reverse("feature", args=["tiny", "1-mlp", cats.index]))  # the page is now in the cache
+    visitor = Client(enforce_csrf_checks=True)
+    html = _page(visitor, cats)
+    tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
+    assert tokens and "\x00" not in html and "csrftoken" in visitor.cookies
+    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    sent = visitor.post(action, {"csrfmiddlewaretoken": tokens.pop(), "text": "cats and kittens"})
+    assert sent.status_code != 403  # the token matches this visitor's cookie
+    assert visitor.post(action, {"csrfmiddlewaretoken": "x" * 64, "text": "cats"}).status_code == 403

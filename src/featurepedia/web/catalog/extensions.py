@@ -39,6 +39,7 @@ class Panel:
 _PANELS: dict[str, Panel] = {}
 _SLOTS: dict[str, str] = {}  # panel name -> slot
 _TEXT_FILTERS: dict[str, TextFilter] = {}
+_STAMPS: dict[str, Callable[[Any], tuple]] = {}
 
 
 def register_panel(slot: str, panel: Panel) -> None:
@@ -80,3 +81,17 @@ def combined(active: Mapping[str, Callable[[str], bool]]) -> Callable[[str], boo
     if not tests:
         return None
     return lambda text: any(hides(text) for hides in tests)
+
+
+def register_feature_stamp(name: str, stamp: Callable[[Any], tuple]) -> None:
+    """Let ``stamp`` (a feature -> values that change whenever what the app's panels show of it changes) key
+    cached feature pages; a name used twice raises ValueError. An app whose panels show a feature's data must
+    register one, or its panels would be served stale to visitors from the shared page cache."""
+    if name in _STAMPS:
+        raise ValueError(f"feature stamp {name!r} is already registered")
+    _STAMPS[name] = stamp
+
+
+def feature_stamps(feature: Any) -> tuple:
+    """Every registered stamp of the feature, in name order."""
+    return tuple((name, _STAMPS[name](feature)) for name in sorted(_STAMPS))

@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 
 from featurepedia.web.catalog import pagecache
 from featurepedia.web.catalog.display import example_groups, histogram_svg
-from featurepedia.web.catalog.extensions import active_text_filters, combined, hidden_text
+from featurepedia.web.catalog.extensions import active_text_filters, combined, feature_stamps, hidden_text
 from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
 
 FEATURES_PER_PAGE = 50
@@ -70,16 +70,22 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
     feature = get_object_or_404(Feature.objects.select_related("source__model"),
                                 source__model__slug=model, source__slug=source, index=index)
     src = feature.source
-    filters = active_text_filters(request)
-    every_group = request.GET.get("groups") == "all"
-    dashboard = pagecache.cached_html(
-        "feature", (feature.pk, src.updated.isoformat(), sorted(filters), every_group),
-        lambda: render_to_string("catalog/_dashboard.html", _dashboard_context(feature, filters, every_group)))
-    return render(request, "catalog/feature.html", {
-        "feature": feature, "src": src, "dashboard": dashboard,
-        "prev_index": index - 1 if index > 0 else None,
-        "next_index": index + 1 if index + 1 < src.n_features else None,
-    })
+
+    def page() -> HttpResponse:
+        filters = active_text_filters(request)
+        every_group = request.GET.get("groups") == "all"
+        dashboard = pagecache.cached_html(
+            "feature", (feature.pk, src.updated.isoformat(), sorted(filters), every_group),
+            lambda: render_to_string("catalog/_dashboard.html", _dashboard_context(feature, filters, every_group)))
+        return render(request, "catalog/feature.html", {
+            "feature": feature, "src": src, "dashboard": dashboard,
+            "prev_index": index - 1 if index > 0 else None,
+            "next_index": index + 1 if index + 1 < src.n_features else None,
+        })
+
+    # A first-time visitor's page is everyone's: kept whole while nothing it shows changes.
+    return pagecache.shared_page(request, "feature-page",
+                                 (feature.pk, src.updated.isoformat(), src.n_features, *feature_stamps(feature)), page)
 
 
 def feature_group(request: HttpRequest, model: str, source: str, index: int, group: str) -> HttpResponse:

@@ -9,8 +9,14 @@ from typing import Any
 from django.db.models import Q
 from django.http import HttpRequest
 
-from featurepedia.web.catalog.extensions import Panel, register_panel, register_text_filter
+from featurepedia.web.catalog.extensions import (
+    Panel,
+    register_feature_stamp,
+    register_panel,
+    register_text_filter,
+)
 from featurepedia.web.catalog.models import Feature
+from featurepedia.web.game import activity
 from featurepedia.web.game.explicit import is_explicit
 from featurepedia.web.game.leaderboard import leaderboard
 from featurepedia.web.game.models import Campaign
@@ -52,3 +58,10 @@ def register() -> None:
     register_panel("home", Panel("game.play", "game/_home.html", home_context))
     register_panel("feature", Panel("game.campaigns", "game/_feature_campaigns.html", feature_context, order=10))
     register_text_filter("game.explicit", explicit_filter)
+    register_feature_stamp("game.activity", activity_stamp)
+
+
+def activity_stamp(feature: Feature) -> tuple:
+    """What the game's and the explanations' panels show of a feature: its activity (explanations, scores,
+    votes, comparisons, answers, flags) and the running campaigns it is in."""
+    return (*activity.stamp(feature.pk), *((c.pk, c.slug, c.title) for c in feature_campaigns(feature)))
