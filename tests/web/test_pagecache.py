@@ -105,3 +105,22 @@ def test_a_shared_page_carries_each_visitors_own_working_csrf_token(world):
     sent = visitor.post(action, {"csrfmiddlewaretoken": tokens.pop(), "text": "cats and kittens"})
     assert sent.status_code != 403  # the token matches this visitor's cookie
     assert visitor.post(action, {"csrfmiddlewaretoken": "x" * 64, "text": "cats"}).status_code == 403
+
+
+def test_a_campaign_that_ends_or_starts_leaves_or_joins_the_shared_page(client, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from featurepedia.web.game.models import Campaign
+
+    cats, campaign = world["features"][0], world["campaign"]
+    assert campaign.title in _page(client, cats)
+    campaign.ends = timezone.now() - timedelta(seconds=1)
+    campaign.save()
+    assert campaign.title not in _page(client, cats)
+    Campaign.objects.create(slug="later", title="Starts in a moment", source=world["source"],
+                            starts=timezone.now() + timedelta(seconds=1))
+    assert "Starts in a moment" not in _page(client, cats)
+    Campaign.objects.filter(slug="later").update(starts=timezone.now() - timedelta(seconds=1))
+    assert "Starts in a moment" in _page(client, cats)

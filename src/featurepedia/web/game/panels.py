@@ -64,4 +64,4 @@ def register() -> None:
 def activity_stamp(feature: Feature) -> tuple:
     """What the game's and the explanations' panels show of a feature: its activity (explanations, scores,
     votes, comparisons, answers, flags) and the running campaigns it is in."""
-    return (*activity.stamp(feature.pk), *((c.pk, c.slug, c.title) for c in feature_campaigns(feature)))
+    return (*activity.stamp(feature.pk), *activity.campaigns_stamp())
