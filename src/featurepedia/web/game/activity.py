@@ -63,9 +63,9 @@ def _running(active: bool, starts: object, ends: object, now: datetime) -> bool:
 
 
 def _as_datetime(value: object) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = parse_datetime(str(value))
-    if parsed is not None and timezone.is_naive(parsed):
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is not None and timezone.is_naive(parsed):  # SQLite's columns hold UTC without a zone
         parsed = timezone.make_aware(parsed, UTC)
     return parsed
