@@ -126,8 +126,11 @@ class Player(FastHttpUser):
         with self.client.get(f"/play/{s.campaign}/", name="next puzzle", catch_response=True) as page:
             found = re.search(r'action="(/play/[^"]+/answer)"', page.text or "")
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text or "")
+            if page.status_code == 200 and not found:  # this visitor has played every feature: start afresh
+                self.client.cookiejar.clear()
+                return
             if not (found and token):
-                page.failure("the puzzle page has no answer form")
+                page.failure(f"the puzzle page ({page.status_code}) has no answer form")
                 return
         answer, csrf = found.group(1), token.group(1)
         kind = random.choice(["vote", "vote", "explain", "skip"])
