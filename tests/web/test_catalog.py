@@ -116,7 +116,8 @@ def test_document_separators_are_stored_and_shown_as_special_tokens(client, tiny
     position = example.tokens.index(eos, 1)
     assert position in example.special  # stored as a flag, not only in the note's words
     assert example.notes[str(position)].startswith("special token, not text: end of text")
-    page = client.get(reverse("feature", args=["tiny-llama", "1-mlp", example.feature.index])).content.decode()
+    page = client.get(reverse("feature", args=["tiny-llama", "1-mlp", example.feature.index]),
+                      {"groups": "all"}).content.decode()
     assert 'class="special"' in page and "&lt;|endoftext|&gt;" in page
 
 

@@ -27,7 +27,8 @@ BIN_TITLES = {"top": "Top activations", "negative": "Not activating (random)"}
 class Group:
     key: str
     title: str
-    examples: list[SafeString]
+    count: int
+    examples: list[SafeString] | None  # None: not rendered (the page loads it when opened)
 
 
 def _visible(text: str) -> str:
@@ -68,14 +69,19 @@ def render_example(e: ActivationExample, scale: float, start: int = 0) -> SafeSt
     return render_tokens(e.tokens[start:], e.values[start:], notes, scale, special)
 
 
-def example_groups(examples: Sequence[ActivationExample], max_act: float, start: int = 0) -> list[Group]:
-    """Examples grouped for display: top first, then quantile groups from high to low, then negatives."""
+def example_groups(examples: Sequence[ActivationExample], max_act: float, start: int = 0,
+                   lazy: bool = False) -> list[Group]:
+    """Examples grouped for display: top first, then quantile groups from high to low, then negatives.
+
+    Args:
+        lazy: render only the first group's examples; the others carry their title and count.
+    """
     by_bin: dict[str, list[ActivationExample]] = {}
     for e in examples:
         by_bin.setdefault(e.bin, []).append(e)
     quantiles = sorted((b for b in by_bin if b.startswith("q")), key=lambda b: -int(b[1:]))
     order = [b for b in ["top", *quantiles, "negative"] if b in by_bin]
-    groups = []
+    groups: list[Group] = []
     n_q = len(quantiles)
     for key in order:
         items = sorted(by_bin[key], key=lambda e: e.rank)
@@ -85,8 +91,9 @@ def example_groups(examples: Sequence[ActivationExample], max_act: float, start:
             lo = min(e.max_value for e in items)
             hi = max(e.max_value for e in items)
             title = f"Quantile group {int(key[1:]) + 1} of {n_q} (max {lo:.3g}–{hi:.3g})"
-        rendered = [render_example(e, max_act, start) for e in items]
-        groups.append(Group(key, title, rendered))
+        shown = not (lazy and groups)
+        groups.append(Group(key, title, len(items), [render_example(e, max_act, start) for e in items] if shown
+                            else None))
     return groups
 
 

@@ -39,6 +39,7 @@ class Panel:
 _PANELS: dict[str, Panel] = {}
 _SLOTS: dict[str, str] = {}  # panel name -> slot
 _TEXT_FILTERS: dict[str, TextFilter] = {}
+_STAMPS: dict[str, Callable[[Any], tuple]] = {}
 
 
 def register_panel(slot: str, panel: Panel) -> None:
@@ -63,9 +64,34 @@ def register_text_filter(name: str, text_filter: TextFilter) -> None:
     _TEXT_FILTERS[name] = text_filter
 
 
+def active_text_filters(request: HttpRequest) -> dict[str, Callable[[str], bool]]:
+    """The text filters this request turns on, by name (the names are part of cache keys of what they hide)."""
+    active = {name: f(request) for name, f in _TEXT_FILTERS.items()}
+    return {name: hides for name, hides in active.items() if hides is not None}
+
+
 def hidden_text(request: HttpRequest) -> Callable[[str], bool] | None:
     """What this request asks to hide: a test of a text, or None when nothing is hidden."""
-    active = [hides for hides in (f(request) for f in _TEXT_FILTERS.values()) if hides is not None]
-    if not active:
+    return combined(active_text_filters(request))
+
+
+def combined(active: Mapping[str, Callable[[str], bool]]) -> Callable[[str], bool] | None:
+    """One test hiding what any of ``active`` hides, or None when there are none."""
+    tests = list(active.values())
+    if not tests:
         return None
-    return lambda text: any(hides(text) for hides in active)
+    return lambda text: any(hides(text) for hides in tests)
+
+
+def register_feature_stamp(name: str, stamp: Callable[[Any], tuple]) -> None:
+    """Let ``stamp`` (a feature -> values that change whenever what the app's panels show of it changes) key
+    cached feature pages; a name used twice raises ValueError. An app whose panels show a feature's data must
+    register one, or its panels would be served stale to visitors from the shared page cache."""
+    if name in _STAMPS:
+        raise ValueError(f"feature stamp {name!r} is already registered")
+    _STAMPS[name] = stamp
+
+
+def feature_stamps(feature: Any) -> tuple:
+    """Every registered stamp of the feature, in name order."""
+    return tuple((name, _STAMPS[name](feature)) for name in sorted(_STAMPS))

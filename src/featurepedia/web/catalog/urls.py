@@ -11,6 +11,7 @@ urlpatterns = [
     path("<slug:model>/<slug:source>/", views.source_page, name="source"),
     path("<slug:model>/<slug:source>/random", views.random_feature, name="random-feature"),
     path("<slug:model>/<slug:source>/<int:index>", views.feature_page, name="feature"),
+    path("<slug:model>/<slug:source>/<int:index>/examples/<slug:group>", views.feature_group, name="feature-group"),
     # Feature addresses have no trailing slash (as on Neuronpedia); one typed with it is sent to the real one.
     path("<slug:model>/<slug:source>/random/", RedirectView.as_view(pattern_name="random-feature", query_string=True)),
     path("<slug:model>/<slug:source>/<int:index>/",

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 
+from featurepedia.web.catalog import pagecache
 from featurepedia.web.catalog.display import example_groups, histogram_svg
-from featurepedia.web.catalog.extensions import hidden_text
-from featurepedia.web.catalog.models import Feature, LanguageModel, Source
+from featurepedia.web.catalog.extensions import active_text_filters, combined, feature_stamps, hidden_text
+from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
 
 FEATURES_PER_PAGE = 50
 
@@ -62,28 +64,72 @@ def random_feature(request: HttpRequest, model: str, source: str) -> HttpRespons
 
 
 def feature_page(request: HttpRequest, model: str, source: str, index: int) -> HttpResponse:
+    """A feature's dashboard: the panels of other apps (per visitor), then its clues and statistics (the same
+    for everyone with the same text filters, so cached). Only the first group of clues is in the page; the
+    others load when opened (``?groups=all`` puts them all in, for browsers without scripts)."""
     feature = get_object_or_404(Feature.objects.select_related("source__model"),
                                 source__model__slug=model, source__slug=source, index=index)
     src = feature.source
-    hide = hidden_text(request)
+
+    def page() -> HttpResponse:
+        filters = active_text_filters(request)
+        every_group = request.GET.get("groups") == "all"
+        dashboard = pagecache.cached_html(
+            "feature", (feature.pk, src.updated.isoformat(), sorted(filters), every_group),
+            lambda: render_to_string("catalog/_dashboard.html", _dashboard_context(feature, filters, every_group)))
+        return render(request, "catalog/feature.html", {
+            "feature": feature, "src": src, "dashboard": dashboard,
+            "prev_index": index - 1 if index > 0 else None,
+            "next_index": index + 1 if index + 1 < src.n_features else None,
+        })
+
+    # A first-time visitor's page is everyone's: kept whole while nothing it shows changes.
+    return pagecache.shared_page(request, "feature-page",
+                                 (feature.pk, src.updated.isoformat(), src.n_features, *feature_stamps(feature)), page)
+
+
+def feature_group(request: HttpRequest, model: str, source: str, index: int, group: str) -> HttpResponse:
+    """One group of a feature's clues as list items (what a feature page loads when the group is opened)."""
+    feature = get_object_or_404(Feature.objects.select_related("source__model"),
+                                source__model__slug=model, source__slug=source, index=index)
+    filters = active_text_filters(request)
+
+    def items() -> str:
+        found = [g for g in example_groups(_shown_examples(feature, filters)[0], feature.max_act,
+                                           feature.source.first_shown) if g.key == group]
+        if not found:
+            raise Http404(f"feature {index} has no group of examples '{group}'")
+        return render_to_string("catalog/_group.html", {"g": found[0]})
+
+    return HttpResponse(pagecache.cached_html("feature-group", (feature.pk, feature.source.updated.isoformat(),
+                                                            sorted(filters), group), items))
+
+
+def _shown_examples(feature: Feature, filters: dict) -> tuple[list[ActivationExample], int]:
+    """The feature's examples minus those a text filter hides, and how many were hidden."""
     examples = list(feature.examples.all())
-    hidden = 0
-    if hide is not None:
-        kept = [e for e in examples if not hide("".join(e.tokens))]
-        hidden, examples = len(examples) - len(kept), kept
-    neighbours = [{"index": int(i), "cosine": c} for i, c in feature.neighbours]
-    return render(request, "catalog/feature.html", {
+    hide = combined(filters)
+    if hide is None:
+        return examples, 0
+    kept = [e for e in examples if not hide("".join(e.tokens))]
+    return kept, len(examples) - len(kept)
+
+
+def _dashboard_context(feature: Feature, filters: dict, every_group: bool) -> dict:
+    src = feature.source
+    hide = combined(filters)
+    examples, hidden = _shown_examples(feature, filters)
+    groups = example_groups(examples, feature.max_act, src.first_shown, lazy=not every_group)
+    return {
         "feature": feature, "src": src,
         "top_logits": shown_logits(feature.top_logits, hide),
         "bottom_logits": shown_logits(feature.bottom_logits, hide),
-        "groups": example_groups(examples, feature.max_act, src.first_shown),
+        "groups": groups,
         "histogram": histogram_svg(feature.hist_counts, feature.hist_lo, feature.hist_hi, feature.max_act),
-        "neighbours": neighbours,
-        "prev_index": index - 1 if index > 0 else None,
-        "next_index": index + 1 if index + 1 < src.n_features else None,
+        "neighbours": [{"index": int(i), "cosine": c} for i, c in feature.neighbours],
         "density_pct": feature.density * 100,
         "hidden_explicit": hidden,
-    })
+    }
 
 
 def shown_logits(pairs: list, hide: Callable[[str], bool] | None) -> list[dict]:

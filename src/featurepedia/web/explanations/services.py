@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Prefetch, Q, QuerySet, Value, When
 
 from featurepedia.errors import FeaturepediaError
 from featurepedia.interp import MAX_EXPLANATION_CHARS
@@ -96,7 +96,8 @@ def _live(explanations: QuerySet[Explanation]) -> QuerySet[Explanation]:
     return (explanations.filter(status=Explanation.Status.LIVE)
             .exclude(author__profile__banned=True)
             .select_related("author", "author__profile")
-            .prefetch_related("scores")
+            # A score's details hold its per-example predictions (kilobytes of JSON): pages never show them.
+            .prefetch_related(Prefetch("scores", queryset=ExplanationScore.objects.defer("details")))
             .annotate(ups=Count("votes", filter=Q(votes__value=1), distinct=True),
                       downs=Count("votes", filter=Q(votes__value=-1), distinct=True),
                       best_score=Max("scores__value", filter=Q(scores__scorer=DEFAULT_SCORER,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.utils.safestring import SafeString
 
+from featurepedia.web.catalog import pagecache
 from featurepedia.web.catalog.display import render_example
 from featurepedia.web.catalog.models import Feature
 from featurepedia.web.game.explicit import tokens_explicit
@@ -22,7 +23,15 @@ class Clues:
 
 
 def clues_for(feature: Feature, hide_explicit: bool) -> Clues:
-    """Top contexts (strongest first) and a few from the middle quantile group, scaled to the feature's max."""
+    """Top contexts (strongest first) and a few from the middle quantile group, scaled to the feature's max.
+
+    The same for every player with the same filter setting until the source is rebuilt, so cached.
+    """
+    return pagecache.cached("clues", (feature.pk, feature.source.updated.isoformat(), hide_explicit, TOP_CLUES,
+                                      WEAKER_CLUES), lambda: _clues(feature, hide_explicit))
+
+
+def _clues(feature: Feature, hide_explicit: bool) -> Clues:
     examples = list(feature.examples.exclude(bin="negative").order_by("bin", "rank"))
     hidden = 0
     if hide_explicit:

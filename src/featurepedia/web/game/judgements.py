@@ -8,17 +8,20 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from featurepedia.web.catalog import pagecache
 from featurepedia.web.catalog.extensions import Panel, register_panel
-from featurepedia.web.game import oddone, versus
+from featurepedia.web.game import activity, oddone, versus
 from featurepedia.web.game.panels import feature_campaigns
 
 
 def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, Any]:
+    """The ranking and the consistency (cached until the feature's activity stamp moves) and where to play."""
     feature = page["feature"]
-    ranking = versus.feature_ranking(feature)
+    ranking, consistency = pagecache.cached("judgements", (feature.pk, *activity.stamp(feature.pk)),
+                                            lambda: (versus.feature_ranking(feature), oddone.consistency(feature)))
     campaigns = feature_campaigns(feature)
     return {"ranking": ranking, "min_comparisons": versus.MIN_COMPARISONS,
-            "consistency": oddone.consistency(feature), "flag_below": oddone.FLAG_BELOW,
+            "consistency": consistency, "flag_below": oddone.FLAG_BELOW,
             "flag_min_answers": oddone.FLAG_MIN_ANSWERS, "play_campaign": campaigns[0] if campaigns else None}
 
 

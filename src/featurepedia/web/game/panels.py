@@ -9,8 +9,14 @@ from typing import Any
 from django.db.models import Q
 from django.http import HttpRequest
 
-from featurepedia.web.catalog.extensions import Panel, register_panel, register_text_filter
+from featurepedia.web.catalog.extensions import (
+    Panel,
+    register_feature_stamp,
+    register_panel,
+    register_text_filter,
+)
 from featurepedia.web.catalog.models import Feature
+from featurepedia.web.game import activity
 from featurepedia.web.game.explicit import is_explicit
 from featurepedia.web.game.leaderboard import leaderboard
 from featurepedia.web.game.models import Campaign
@@ -29,10 +35,14 @@ def feature_campaigns(feature: Feature) -> list[Campaign]:
     """Running campaigns this feature belongs to (so its page can offer "play it"), in one query.
 
     A campaign holds its picked features, or every feature of its source when it picked none (as
-    Campaign.feature_queryset does).
+    Campaign.feature_queryset does). Kept on the feature object: the panels of one page share it.
     """
-    picked_or_whole_source = Q(features=feature) | Q(source_id=feature.source_id, features__isnull=True)
-    return list(Campaign.running().filter(picked_or_whole_source).distinct())
+    memo: list[Campaign] | None = getattr(feature, "_running_campaigns", None)
+    if memo is None:
+        picked_or_whole_source = Q(features=feature) | Q(source_id=feature.source_id, features__isnull=True)
+        memo = list(Campaign.running().filter(picked_or_whole_source).distinct())
+        feature._running_campaigns = memo
+    return list(memo)
 
 
 def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,3 +70,10 @@ def register() -> None:
     register_panel("feature", Panel("game.campaigns", "game/_feature_campaigns.html", feature_context, order=10))
     register_panel("feature", Panel("game.embed", "game/_feature_embed.html", embed_context, order=90))
     register_text_filter("game.explicit", explicit_filter)
+    register_feature_stamp("game.activity", activity_stamp)
+
+
+def activity_stamp(feature: Feature) -> tuple:
+    """What the game's and the explanations' panels show of a feature: its activity (explanations, scores,
+    votes, comparisons, answers, flags) and the running campaigns it is in."""
+    return (*activity.stamp(feature.pk), *activity.campaigns_stamp())

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from featurepedia.web.catalog import pagecache
 from featurepedia.web.catalog.display import render_example
 from featurepedia.web.catalog.models import ActivationExample, Feature
 from featurepedia.web.game.clues import TOP_CLUES
@@ -45,7 +46,13 @@ def cut(e: ActivationExample, centre: int, radius: int = RADIUS, start: int = 0)
 
 
 def short_clues(feature: Feature, hide_explicit: bool, n: int = TOP_CLUES, radius: int = RADIUS) -> list[Snippet]:
-    """The feature's top clues (as the puzzle picks them), each cut around its strongest token."""
+    """The feature's top clues (as the puzzle picks them), each cut around its strongest token (cached until
+    the source is rebuilt, per filter setting)."""
+    return pagecache.cached("short-clues", (feature.pk, feature.source.updated.isoformat(), hide_explicit, n, radius),
+                            lambda: _short_clues(feature, hide_explicit, n, radius))
+
+
+def _short_clues(feature: Feature, hide_explicit: bool, n: int, radius: int) -> list[Snippet]:
     shown = []
     start = feature.source.first_shown
     for e in feature.examples.filter(bin="top").order_by("rank")[: n * 2]:

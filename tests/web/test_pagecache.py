@@ -1,0 +1,126 @@
+"""Cached parts of feature and puzzle pages: the same for everyone with the same filters, never stale."""
+
+from __future__ import annotations
+
+import re
+
+from django.urls import reverse
+
+from featurepedia.web.explanations.models import Explanation
+from featurepedia.web.explanations.services import cast_vote
+
+
+def _page(client, feature, **query) -> str:
+    return client.get(reverse("feature", args=["tiny", "1-mlp", feature.index]), query).content.decode()
+
+
+def test_a_rebuild_of_the_source_shows_at_once(client, world):
+    cats = world["features"][0]
+    assert "kitten" in _page(client, cats)
+    example = cats.examples.get(bin="top", rank=2)
+    example.tokens = [t.replace("kitten", "lion") for t in example.tokens]
+    example.save()
+    assert "kitten" in _page(client, cats)  # cached: examples change only when the source is rebuilt
+    world["source"].save()  # what a build or an import does when it finishes
+    html = _page(client, cats)
+    assert "lion" in html and "kitten" not in html
+
+
+def test_explanations_votes_and_scores_are_never_served_stale(client, world, make_user):
+    cats = world["features"][0]
+    assert "small furry pets" not in _page(client, cats)
+    e = Explanation.objects.create(feature=cats, text="small furry pets", method="human")
+    assert "small furry pets" in _page(client, cats)
+    cast_vote(make_user("bob"), e, 1)
+    assert "▲ 1" in _page(client, cats)
+    e.delete()
+    assert "small furry pets" not in _page(client, cats)
+
+
+def test_quantile_groups_load_when_opened_and_without_scripts(client, world):
+    cats = world["features"][0]
+    html = _page(client, cats)
+    group_url = reverse("feature-group", args=["tiny", "1-mlp", cats.index, "q1"])
+    assert f'hx-get="{group_url}"' in html and 'href="?groups=all#g-q1"' in html
+    assert html.count('<li class="ctx">') == 6  # the top group only
+    items = client.get(group_url).content.decode()
+    assert items.count('<li class="ctx">') == 3 and "cats" in items
+    assert _page(client, cats, groups="all").count('<li class="ctx">') == 6 + 3 + 4
+    assert client.get(reverse("feature-group", args=["tiny", "1-mlp", cats.index, "q9"])).status_code == 404
+
+
+def test_the_explicit_filter_has_its_own_cached_clues(client, world, make_user):
+    numbers = world["features"][1]
+    assert "fucking" in _page(client, numbers)
+    client.force_login(make_user("carol", explicit_filter=True))
+    html = _page(client, numbers)
+    assert "fucking" not in html and "explicit words hidden" in html
+    client.logout()
+    assert "fucking" in _page(client, numbers)
+
+
+def _judged(html: str) -> str:
+    return re.search(r'<section class="judgements".*?</section>', html, re.S).group(0)
+
+
+def test_judgements_show_each_new_comparison_and_score(client, world, make_user):
+    from featurepedia.web.explanations.models import ExplanationScore
+    from featurepedia.web.explanations.scoring import DEFAULT_SCORER
+    from featurepedia.web.game.models import Comparison
+
+    cats = world["features"][0]
+    first = Explanation.objects.create(feature=cats, text="cats", method="human")
+    second = Explanation.objects.create(feature=cats, text="pets", method="human")
+    assert "Nobody has compared its explanations yet" in _page(client, cats)
+    Comparison.objects.create(user=make_user("dan"), feature=cats, first=first, second=second, choice="first")
+    assert "1 person compared its explanations (1 comparison)" in _page(client, cats)
+    Comparison.objects.create(user=make_user("eve"), feature=cats, first=first, second=second, choice="second")
+    assert "2 people compared its explanations (2 comparisons)" in _page(client, cats)
+    before = _judged(_page(client, cats))
+    ExplanationScore.objects.create(explanation=second, scorer=DEFAULT_SCORER, version="1", status="ok", value=0.99)
+    assert _judged(_page(client, cats)) != before  # the score moves the ratings
+
+
+def test_the_puzzle_clues_are_cached_until_a_rebuild(client, world):
+    cats, campaign = world["features"][0], world["campaign"]
+    url = reverse("puzzle", args=[campaign.slug, cats.pk])
+    assert "kitten" in client.get(url).content.decode()
+    cats.examples.filter(rank=2).exclude(bin="negative").update(tokens=["<s>", " lion"], values=[0.0, 1.0])
+    assert "kitten" in client.get(url).content.decode()
+    world["source"].save()
+    html = client.get(url).content.decode()
+    assert "lion" in html and "kitten" not in html
+
+
+def test_a_shared_page_carries_each_visitors_own_working_csrf_token(world):
+    from django.test import Client
+
+    cats = world["features"][0]
+    Client().get(reverse("feature", args=["tiny", "1-mlp", cats.index]))  # the page is now in the cache
+    visitor = Client(enforce_csrf_checks=True)
+    html = _page(visitor, cats)
+    tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
+    assert tokens and "\x00" not in html and "csrftoken" in visitor.cookies
+    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    sent = visitor.post(action, {"csrfmiddlewaretoken": tokens.pop(), "text": "cats and kittens"})
+    assert sent.status_code != 403  # the token matches this visitor's cookie
+    assert visitor.post(action, {"csrfmiddlewaretoken": "x" * 64, "text": "cats"}).status_code == 403
+
+
+def test_a_campaign_that_ends_or_starts_leaves_or_joins_the_shared_page(client, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from featurepedia.web.game.models import Campaign
+
+    cats, campaign = world["features"][0], world["campaign"]
+    assert campaign.title in _page(client, cats)
+    campaign.ends = timezone.now() - timedelta(seconds=1)
+    campaign.save()
+    assert campaign.title not in _page(client, cats)
+    Campaign.objects.create(slug="later", title="Starts in a moment", source=world["source"],
+                            starts=timezone.now() + timedelta(seconds=1))
+    assert "Starts in a moment" not in _page(client, cats)
+    Campaign.objects.filter(slug="later").update(starts=timezone.now() - timedelta(seconds=1))
+    assert "Starts in a moment" in _page(client, cats)
