@@ -137,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
                            "from this scorer are skipped; failed scores are retried.")
     _model_source_args(score)
     score.add_argument("--features", default="all", help="indices: all, 5, 0-99 or 1,2,10-20 (default all)")
-    score.add_argument("--scorer", default=None, help="embedding (default), simulation, detection, fuzzing")
+    score.add_argument("--scorer", default=None, help="form (default), embedding, simulation, detection, fuzzing")
     score.add_argument("--force", action="store_true", help="rescore explanations that already have a score")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_cmd_score)

@@ -55,7 +55,7 @@ def test_without_a_shipped_sae_the_demo_only_scores_as_before(data_dir, monkeypa
     monkeypatch.setattr("featurepedia.web.setup", lambda migrate=True: None)  # the test database is ready
     assert shipped_saes(MODEL) == {}
     demo.prepare_default_source(MODEL, DEFAULT, TOKENS, print, progress=False, saes={})
-    assert demo.work_left(MODEL, DEFAULT, {}) == ["score 128 explanations with embedding"]
+    assert demo.work_left(MODEL, DEFAULT, {}) == ["score 128 explanations with form"]
     assert not Source.objects.filter(kind="sae").exists()
 
 
@@ -69,7 +69,7 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     assert not Source.objects.filter(slug=SAE).exists()
     left = demo.work_left(MODEL, DEFAULT, saes)
     assert left == [f"build the SAE features of {MODEL}/{SAE}",
-                    "score the explanations with embedding (128 now, and theirs)"]
+                    "score the explanations with form (128 now, and theirs)"]
     started: list[list[str]] = []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
     assert demo.background_work(MODEL, DEFAULT, saes, TOKENS, said.append) == "child"
@@ -98,7 +98,7 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     assert campaign.feature_queryset().filter(source=sae).count() == D_SAE
     assert campaign.feature_queryset().count() == 128 + D_SAE  # the neurons stay in it
     assert f"the 128 neurons and the {D_SAE} SAE features of layer 1 of {MODEL}" in campaign.description
-    assert demo.work_left(MODEL, DEFAULT, saes) == [f"score {128 + D_SAE} explanations with embedding"]
+    assert demo.work_left(MODEL, DEFAULT, saes) == [f"score {128 + D_SAE} explanations with form"]
 
     # A rerun builds and explains nothing again, and the campaign gains nothing.
     def no_build(*args, **kwargs):
