@@ -23,14 +23,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from featurepedia.interp.backends.sentence import EMBEDDING_MODEL, embed
 from featurepedia.interp.base import ScoreResult
-from featurepedia.interp.forms.rules import Reading, Rule, literal_check, parse
+from featurepedia.interp.forms.rules import Check, Reading, Rule, literal_check, parse
 from featurepedia.interp.forms.tokens import TokenInfo, token_infos
 from featurepedia.interp.metrics import auroc
 from featurepedia.interp.records import (
@@ -41,6 +41,7 @@ from featurepedia.interp.records import (
 )
 
 CACHE_SIZE = 512
+MAX_CHECKS = 256  # cached rule values per records (each [n_tokens] float64)
 
 
 @dataclass
@@ -49,6 +50,16 @@ class _Prepared:
     words: np.ndarray  # [n_tokens, d] unit embeddings of each token's word (zeros for blank tokens)
     labels: np.ndarray  # [n_tokens] bool: the token is active
     owners: np.ndarray  # [n_tokens] record index of each token
+    checks: dict[str, np.ndarray] = field(default_factory=dict)  # a rule's (or literal's) values [n_tokens]
+
+    def values(self, key: str, check: Check) -> np.ndarray:
+        """A check's value on every token, computed once per records (rules recur across explanations)."""
+        if key not in self.checks:
+            while len(self.checks) >= MAX_CHECKS:  # players write many literals: keep memory bounded
+                self.checks.pop(next(iter(self.checks)))
+            self.checks[key] = np.asarray([check(row, k) for row in self.infos for k in range(len(row))],
+                                          dtype=np.float64)
+        return self.checks[key]
 
 
 _LOCK = threading.Lock()
@@ -59,16 +70,18 @@ class FormScorer:
     """Scores an explanation by how well its rules and meaning pick out the active tokens."""
 
     name = "form"
-    version = "1"
+    version = "2"  # 2: word cosines less their cosine with "a word" (generic_weight 0.5, chosen on the dev part)
     uses_llm = False
 
     def __init__(self, literal_weight: float = 0.3, embedding_weight: float = 0.1,
-                 topic_literal_weight: float = 1.0, generic_weight: float = 0.0, generic: str = "a word",
+                 topic_literal_weight: float = 1.0, generic_weight: float = 0.5, generic: str = "a word",
                  model_path: str | None = None):
         """Args:
             literal_weight: weight of a literal example's match when the explanation also states rules.
             embedding_weight: weight of the word cosine when the explanation states rules (a tie-breaker).
             topic_literal_weight: weight of a literal match beside the cosine when it states no rule.
+            generic_weight / generic: the word cosine is lowered by this times the word's cosine with
+                ``generic``, so words close to everything (hubs) do not outrank words close to the topic.
             model_path: a sentence-transformers folder; default the embedded all-MiniLM-L6-v2.
         """
         self.literal_weight, self.embedding_weight = literal_weight, embedding_weight
@@ -78,7 +91,8 @@ class FormScorer:
     @property
     def settings(self) -> dict[str, Any]:
         return {"literal_weight": self.literal_weight, "embedding_weight": self.embedding_weight,
-                "topic_literal_weight": self.topic_literal_weight, "model": self.model_path or EMBEDDING_MODEL}
+                "topic_literal_weight": self.topic_literal_weight, "generic_weight": self.generic_weight,
+                "generic": self.generic, "model": self.model_path or EMBEDDING_MODEL}
 
     def score(self, explanation: str, records: Sequence[ActivationRecord]) -> ScoreResult:
         """Token-level AUROC of the explanation's predictions between active and quiet tokens."""
@@ -110,8 +124,8 @@ class FormScorer:
         cos = (prep.words @ query).astype(np.float64)  # [n_tokens]
         if self.generic_weight:
             cos -= self.generic_weight * (prep.words @ embed([self.generic], self.model_path)[0])
-        form = _rule_values(reading.rules, prep.infos) if reading.rules else None
-        lit = _literal_values(reading.literals, prep.infos) if reading.literals else None
+        form = _rule_values(reading.rules, prep) if reading.rules else None
+        lit = _literal_values(reading.literals, prep) if reading.literals else None
         if form is not None:
             out = form + self.embedding_weight * cos
             if lit is not None:
@@ -147,18 +161,15 @@ class FormScorer:
         return prep
 
 
-def _rule_values(rules: list[Rule], infos: list[list[TokenInfo]]) -> np.ndarray:
+def _rule_values(rules: list[Rule], prep: _Prepared) -> np.ndarray:
     """Mean over kinds of the best rule of each kind (negated rules are kinds of their own), per token."""
-    kinds: dict[str, list[Rule]] = {}
+    kinds: dict[str, list[np.ndarray]] = {}
     for rule in rules:
-        kinds.setdefault(f"not:{rule.label}" if rule.negated else rule.kind, []).append(rule)
-    out = []
-    for row in infos:
-        for k in range(len(row)):
-            out.append(sum(max(r.value(row, k) for r in group) for group in kinds.values()) / len(kinds))
-    return np.asarray(out, dtype=np.float64)
+        raw = prep.values(f"{rule.kind}|{rule.label}", rule.check)
+        kinds.setdefault(f"not:{rule.label}" if rule.negated else rule.kind, []).append(1.0 - raw if rule.negated
+                                                                                       else raw)
+    return np.mean([np.max(group, axis=0) for group in kinds.values()], axis=0)
 
 
-def _literal_values(literals: list[str], infos: list[list[TokenInfo]]) -> np.ndarray:
-    checks = [literal_check(lit) for lit in literals]
-    return np.asarray([max(c(row, k) for c in checks) for row in infos for k in range(len(row))], dtype=np.float64)
+def _literal_values(literals: list[str], prep: _Prepared) -> np.ndarray:
+    return np.max([prep.values(f"literal|{lit.lower()}", literal_check(lit)) for lit in literals], axis=0)
