@@ -185,6 +185,25 @@ def summarise_subset(rows: list[dict[str, Any]], k: int) -> dict[str, float]:
             "true_ge_token_list": float(np.mean([t >= r["token_list"] for t, r in zip(trues, rows, strict=True)]))}
 
 
+def explainer_figures(scorer: Scorer, suite: list[dict[str, Any]], rows: list[dict[str, Any]], texts: list[str],
+                      parts: tuple[str, ...]) -> dict[str, Any]:
+    """Per part: mean score of an explainer's texts, median ratio to the true explanation's score (first
+    wording), the share ranked above every other feature's explanation, and the share >= the token list."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        got = [(scorer.score(t, f["score"]).value, r) for t, f, r in zip(texts, suite, rows, strict=True)
+               if f["part"] == part]
+        if not got:
+            continue
+        out[part] = {
+            "mean": float(np.mean([v for v, _ in got])),
+            "median_ratio_to_true": float(np.median([v / r["true"][0] if r["true"][0] else 0.0 for v, r in got])),
+            "ranked_first": float(np.mean([v > max(r["distractors"], default=float("-inf")) for v, r in got])),
+            "ge_token_list": float(np.mean([v >= r["token_list"] for v, r in got])),
+        }
+    return out
+
+
 @torch.inference_mode()
 def real_neuron_suite(model: Any, n_neurons: int, n_contexts: int, layer: int = 6) -> list[dict[str, Any]]:
     """Top and non-activating records of the most selective neurons of one layer (values clipped at a
@@ -257,12 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         rows = bench_scorer(scorer, suite, n_distractors)
         res: dict[str, Any] = {part: summarise([r for r in rows if r["part"] == part]) for part in parts}
-        res["explainer_scores"] = {
-            name: {part: float(np.mean([scorer.score(t, f["score"]).value
-                                        for t, f in zip(texts, suite, strict=True) if f["part"] == part]))
-                   for part in parts}
-            for name, texts in explained.items()
-        }
+        res["explainers"] = {name: explainer_figures(scorer, suite, rows, texts, parts)
+                             for name, texts in explained.items()}
         res["seconds"] = round(time.perf_counter() - start, 1)
         results[label] = res
         print(f"\n{label}: per feature (part, true score per wording, best distractor and its feature, token list)")

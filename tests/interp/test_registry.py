@@ -20,7 +20,7 @@ from featurepedia.interp import (
 
 
 def test_builtins_are_registered():
-    assert list_explainers() == ["local-lm", "openai", "token-list"]
+    assert list_explainers() == ["local-lm", "openai", "pattern", "token-list"]
     assert list_scorers() == ["detection", "embedding", "form", "fuzzing", "simulation"]
 
 
@@ -55,7 +55,7 @@ def test_a_component_missing_a_promised_attribute_is_not_one():
 def test_unknown_name_lists_registered_ones():
     with pytest.raises(UnknownComponentError, match="embedding, form, fuzzing, simulation"):
         get_scorer("nope")
-    with pytest.raises(UnknownComponentError, match="local-lm, openai, token-list"):
+    with pytest.raises(UnknownComponentError, match="local-lm, openai, pattern, token-list"):
         get_explainer("nope")
 
 

@@ -11,3 +11,4 @@ register_scorer("simulation", "featurepedia.interp.scorers.simulation:Simulation
 register_scorer("detection", "featurepedia.interp.scorers.detection:DetectionScorer")
 register_scorer("fuzzing", "featurepedia.interp.scorers.fuzzing:FuzzingScorer")
 register_scorer("form", "featurepedia.interp.scorers.form:FormScorer")
+register_explainer("pattern", "featurepedia.interp.explainers.pattern:PatternExplainer")
