@@ -28,12 +28,18 @@ def each(predicate: Callable[[str], bool]) -> Rule:
 
 
 def in_list(words: set[str], plural_s: bool = True) -> Rule:
-    """Tokens that are one of ``words`` (and their plural in -s when ``plural_s``)."""
-    def predicate(tok: str) -> bool:
-        w = word(tok)
-        return w in words or (plural_s and w.endswith("s") and w[:-1] in words)
+    """Whole-word tokens that are one of ``words`` (and their plural in -s when ``plural_s``); a piece of a
+    longer word ("ant" in "import" + "ant") does not count."""
+    def rule(tokens: list[str]) -> list[bool]:
+        out = []
+        for i, tok in enumerate(tokens):
+            w = word(tok)
+            piece = (i > 0 and tok[:1].isalpha() and tokens[i - 1][-1:].isalpha()) or \
+                (i + 1 < len(tokens) and tokens[i + 1][:1].isalpha() and tok[-1:].isalpha())
+            out.append(not piece and (w in words or (plural_s and w.endswith("s") and w[:-1] in words)))
+        return out
 
-    return each(predicate)
+    return rule
 
 
 def suffix(end: str, min_len: int = 0) -> Rule:
