@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from featurepedia.interp.backends.sentence import embed
 from featurepedia.interp.forms import lexicon as lx
 from featurepedia.interp.forms.rules import parse
 from featurepedia.interp.forms.tokens import TokenInfo, token_infos
@@ -69,6 +70,7 @@ class PatternExplainer:
         candidates = self.candidates(build)
         scorer = FormScorer()
         prep = scorer.prepare(check)
+        embed(candidates)  # one batch: each candidate is then a cache hit
         scored = []
         for text in candidates:
             value = auroc(prep.labels, scorer.predict(text, parse(text), prep)) if prep.labels.any() else 0.5
