@@ -200,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
                              "the default scorer unless --no-score.")
     _model_source_args(explain)
     explain.add_argument("--features", default="all", help="indices: all, 5, 0-99 or 1,2,10-20 (default all)")
-    explain.add_argument("--explainer", default="token-list", help="token-list (default), local-lm, openai")
+    explain.add_argument("--explainer", default="token-list", help="token-list (default), pattern, local-lm, openai")
     explain.add_argument("--force", action="store_true", help="rewrite existing explanations by this method")
     explain.add_argument("--no-score", action="store_true", help="do not score the new explanations")
     explain.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -216,11 +216,15 @@ def _parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="score stored explanations with a scorer",
                            description="Idempotent and resumable: explanations that already have a score "
-                           "from this scorer are skipped; failed scores are retried.")
+                           "from this scorer are skipped; failed scores are retried. After a scorer changes "
+                           "version, --rescore recomputes the scores of older versions (points already earned "
+                           "stay; the best explanation follows the new scores).")
     _model_source_args(score)
     score.add_argument("--features", default="all", help="indices: all, 5, 0-99 or 1,2,10-20 (default all)")
-    score.add_argument("--scorer", default=None, help="embedding (default), simulation, detection, fuzzing")
-    score.add_argument("--force", action="store_true", help="rescore explanations that already have a score")
+    score.add_argument("--scorer", default=None, help="form (default), embedding, simulation, detection, fuzzing")
+    score.add_argument("--rescore", action="store_true",
+                       help="also recompute scores made by an older version of the scorer (resumable)")
+    score.add_argument("--force", action="store_true", help="recompute every score, whatever its version")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_cmd_score)
 
@@ -488,8 +492,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     source, features = select_features(args.model, args.source, args.features)
     scorer = args.scorer or DEFAULT_SCORER
-    done, failed = score_pending(features, scorer, force=args.force, progress=not args.quiet)
-    print(f"scored {done} explanations of {source} with {scorer}" +
+    done, failed = score_pending(features, scorer, force=args.force, progress=not args.quiet, rescore=args.rescore)
+    print(f"scored {done} explanations of {source} with {scorer}" + (" (older versions rescored)" if args.rescore else "") +
           (f"; {failed} failed (see their error; run again to retry)" if failed else ""))
     return 1 if failed else 0
 

@@ -20,8 +20,8 @@ from featurepedia.interp import (
 
 
 def test_builtins_are_registered():
-    assert list_explainers() == ["local-lm", "openai", "token-list"]
-    assert list_scorers() == ["detection", "embedding", "fuzzing", "simulation"]
+    assert list_explainers() == ["local-lm", "openai", "pattern", "token-list"]
+    assert list_scorers() == ["detection", "embedding", "form", "fuzzing", "simulation"]
 
 
 def test_every_builtin_has_what_the_protocols_promise():
@@ -53,9 +53,9 @@ def test_a_component_missing_a_promised_attribute_is_not_one():
 
 
 def test_unknown_name_lists_registered_ones():
-    with pytest.raises(UnknownComponentError, match="embedding, fuzzing, simulation"):
+    with pytest.raises(UnknownComponentError, match="embedding, form, fuzzing, simulation"):
         get_scorer("nope")
-    with pytest.raises(UnknownComponentError, match="local-lm, openai, token-list"):
+    with pytest.raises(UnknownComponentError, match="local-lm, openai, pattern, token-list"):
         get_explainer("nope")
 
 

@@ -67,7 +67,7 @@ def neuronpedia(monkeypatch, tmp_path):
 def test_feature_request_get_reads_our_feature(server_on_3000, neuronpedia, world, make_user):
     cats = world["features"][0]
     e = Explanation.objects.create(feature=cats, text="the word cat", author=make_user("ann"))
-    ExplanationScore.objects.create(explanation=e, scorer="embedding", value=0.7, status="ok")
+    ExplanationScore.objects.create(explanation=e, scorer="form", value=0.7, status="ok")
     Explanation.objects.create(feature=cats, text="cats and kittens", method="llm:smollm2-135m")
 
     feature = neuronpedia.FeatureRequest().get("tiny", "1-mlp", 0)

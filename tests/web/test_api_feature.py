@@ -13,7 +13,7 @@ def test_the_feature_has_neuronpedias_fields_and_the_clients_spellings(client, w
     cats = world["features"][0]
     alice = make_user("alice")
     human = Explanation.objects.create(feature=cats, text="the word cat", author=alice)
-    ExplanationScore.objects.create(explanation=human, scorer="embedding", version="2", value=0.8, status="ok")
+    ExplanationScore.objects.create(explanation=human, scorer="form", version="2", value=0.8, status="ok")
     Explanation.objects.create(feature=cats, text="cats, kittens", method="llm:smollm2-135m")
     Explanation.objects.create(feature=cats, text="a draft", author=alice, status="draft")
 
@@ -48,7 +48,7 @@ def test_the_feature_has_neuronpedias_fields_and_the_clients_spellings(client, w
     assert (first["modelId"], first["layer"], first["source"], first["index"]) == ("tiny", "1-mlp", "1-mlp", 0)
     assert first["id"] == str(human.pk) and first["typeName"] == "human" and first["explanationModelName"] is None
     assert first["author"] == "alice"
-    assert first["scores"] == [{"id": str(human.scores.get().pk), "value": 0.8, "explanationScoreTypeName": "embedding",
+    assert first["scores"] == [{"id": str(human.scores.get().pk), "value": 0.8, "explanationScoreTypeName": "form",
                                 "explanationScoreModelName": "2", "status": "ok"}]
     assert machine["typeName"] == "llm" and machine["explanationModelName"] == "smollm2-135m"
 

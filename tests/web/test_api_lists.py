@@ -32,7 +32,7 @@ def test_features_are_paged_with_their_best_explanation(client, world, make_user
     alice, bob = make_user("alice"), make_user("bob")
     voted = Explanation.objects.create(feature=cats, text="cats", author=alice)
     scored = Explanation.objects.create(feature=cats, text="felines", method="token-list")
-    ExplanationScore.objects.create(explanation=scored, scorer="embedding", value=0.9, status="ok")
+    ExplanationScore.objects.create(explanation=scored, scorer="form", value=0.9, status="ok")
     Vote.objects.create(user=bob, explanation=voted, value=1)
     Explanation.objects.create(feature=numbers, text="numbers", method="token-list")
 
@@ -59,8 +59,8 @@ def test_a_features_explanations_best_first_and_one_by_id(client, world, make_us
     alice = make_user("alice")
     low = Explanation.objects.create(feature=cats, text="the letter c", author=alice)
     high = Explanation.objects.create(feature=cats, text="cats", method="token-list")
-    ExplanationScore.objects.create(explanation=low, scorer="embedding", version="1", value=0.2, status="ok")
-    ExplanationScore.objects.create(explanation=high, scorer="embedding", version="1", value=0.9, status="ok")
+    ExplanationScore.objects.create(explanation=low, scorer="form", version="1", value=0.2, status="ok")
+    ExplanationScore.objects.create(explanation=high, scorer="form", version="1", value=0.9, status="ok")
     hidden = Explanation.objects.create(feature=cats, text="spam", author=alice, status="hidden")
 
     body = client.get("/api/features/tiny/1-mlp/0/explanations").json()
@@ -68,7 +68,7 @@ def test_a_features_explanations_best_first_and_one_by_id(client, world, make_us
     listed = body["items"][1]
     assert listed["author"] == "alice" and listed["method"] == "human" and listed["score"] == 0.2
     assert (listed["model"], listed["source"], listed["index"]) == ("tiny", "1-mlp", 0)
-    assert listed["scores"] == [{"scorer": "embedding", "version": "1", "value": 0.2, "status": "ok", "error": ""}]
+    assert listed["scores"] == [{"scorer": "form", "version": "1", "value": 0.2, "status": "ok", "error": ""}]
     assert client.get(f"/api/explanations/{low.pk}").json() == listed
     missing = client.get(f"/api/explanations/{hidden.pk}")
     assert missing.status_code == 404 and "no published explanation" in missing.json()["error"]

@@ -20,7 +20,7 @@ def post(client, address, body, key=None):
 def pair(world):
     cats = world["features"][0]
     es = [Explanation.objects.create(feature=cats, text=t, method=f"m{i}") for i, t in enumerate(["cats", "pets"])]
-    ExplanationScore.objects.create(explanation=es[0], scorer="embedding", value=0.8, status="ok")
+    ExplanationScore.objects.create(explanation=es[0], scorer="form", value=0.8, status="ok")
     return es
 
 

@@ -57,7 +57,7 @@ def test_without_a_shipped_sae_the_demo_only_scores_as_before(data_dir, monkeypa
     assert shipped_saes(MODEL) == {}
     demo.prepare_default_source(MODEL, DEFAULT, TOKENS, print, progress=False, saes={})
     assert demo.work_left(MODEL, DEFAULT, {}) == [f"map the features of {MODEL}/{DEFAULT}",
-                                                  "score 128 explanations with embedding"]
+                                                  "score 128 explanations with form"]
     assert not Source.objects.filter(kind="sae").exists()
 
 
@@ -74,7 +74,7 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     assert not Source.objects.filter(slug=SAE).exists()
     left = demo.work_left(MODEL, DEFAULT, saes)
     assert left == [f"build the SAE features of {MODEL}/{SAE}", f"map the features of {MODEL}/{DEFAULT}",
-                    "score the explanations with embedding (128 now, and theirs)"]
+                    "score the explanations with form (128 now, and theirs)"]
     started: list[list[str]] = []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
     assert demo.background_work(MODEL, DEFAULT, saes, TOKENS, said.append) == "child"
@@ -106,7 +106,7 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     assert f"the 128 neurons and the {D_SAE} SAE features of layer 1 of {MODEL}" in campaign.description
     assert set(SourceMap.objects.values_list("source__slug", flat=True)) == {DEFAULT, SAE}  # both mapped
     assert any(s.startswith(f"mapped the features of {MODEL}/{SAE} in ") for s in said)
-    assert demo.work_left(MODEL, DEFAULT, saes) == [f"score {128 + D_SAE} explanations with embedding"]
+    assert demo.work_left(MODEL, DEFAULT, saes) == [f"score {128 + D_SAE} explanations with form"]
 
     # A rerun builds and explains nothing again, and the campaign gains nothing.
     def no_build(*args, **kwargs):

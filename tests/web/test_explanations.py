@@ -155,7 +155,7 @@ def test_author_shown_as_person_or_method_with_scores(world, make_user, client):
     cats = world["features"][0]
     Explanation.objects.create(feature=cats, text="by a person", author=make_user("carol"))
     auto = Explanation.objects.create(feature=cats, text="by a method", method="llm:smollm2")
-    ExplanationScore.objects.create(explanation=auto, scorer="embedding", value=0.81, status="ok")
+    ExplanationScore.objects.create(explanation=auto, scorer="form", value=0.81, status="ok")
     ExplanationScore.objects.create(explanation=auto, scorer="simulation", value=0.33, status="ok")
     html = client.get(feature_url(cats)).content.decode()
     assert "by carol" in html and "llm:smollm2 (automatic)" in html and "score 0.81" in html

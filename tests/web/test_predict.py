@@ -204,7 +204,7 @@ def test_the_comparison_page_reads_each_measure_and_invents_no_rating(world, cli
     for feature, method, auto, human in rows:
         e = Explanation.objects.create(feature=feature, text=f"{method} about {feature.index}", method=method,
                                        author=author if method == "human" else None)
-        ExplanationScore.objects.create(explanation=e, scorer="embedding", value=auto, status="ok")
+        ExplanationScore.objects.create(explanation=e, scorer="form", value=auto, status="ok")
         if human is not None:
             ExplanationScore.objects.create(explanation=e, scorer=HUMAN_SCORER, value=human, status="ok",
                                             details={"players": 3})

@@ -89,7 +89,7 @@ def test_explain_then_score_a_planted_feature():
     assert any(a in explanation.text.lower() for a in ANIMALS)
     good = score_explanation(explanation)
     assert good.status == ExplanationScore.Status.OK and good.value > 0.8
-    assert good.details["scorer"] == "embedding" and len(good.details["predictions"]) == 30  # 10 held-out top + 10 quantile + 10 negative
+    assert good.details["scorer"] == "form" and len(good.details["predictions"]) == 30  # 10 held-out top + 10 quantile + 10 negative
     bad = Explanation.objects.create(feature=feature, text="mentions of money and trains", method="human")
     assert score_explanation(bad).value < good.value
 
@@ -117,7 +117,7 @@ def test_enqueue_scores_in_process_in_embedded_mode():
     feature = planted_feature()
     explanation = Explanation.objects.create(feature=feature, text="animal names such as cat and dog")
     enqueue_score(explanation)
-    row = ExplanationScore.objects.get(explanation=explanation, scorer="embedding")
+    row = ExplanationScore.objects.get(explanation=explanation, scorer="form")
     assert row.status == "ok" and row.value > 0.8
 
 
@@ -185,7 +185,7 @@ def test_demo_scores_in_a_background_process_with_a_command_that_scores_what_is_
     started, said = [], []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
     assert demo.background_work("planted", "0-res-sae", {}, 1000, said.append) == "child"
-    assert "in the background: score 4 explanations with embedding" in said[0]  # 4 features: too few to map
+    assert "in the background: score 4 explanations with form" in said[0]  # 4 features: too few to map
     command = started[0]
     assert command[0].endswith("nice") and command[1:3] == ["-n", "10"]  # low priority: the site stays quick
     assert command[command.index("demo"):] == ["demo", "--no-serve", "--quiet", "--tokens", "1000"]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def explain(feature, text, score=None, **kw):
     e = Explanation.objects.create(feature=feature, text=text, method=kw.pop("method", f"m:{text}"), **kw)
     if score is not None:
-        ExplanationScore.objects.create(explanation=e, scorer="embedding", value=score, status="ok")
+        ExplanationScore.objects.create(explanation=e, scorer="form", value=score, status="ok")
     return e
 
 

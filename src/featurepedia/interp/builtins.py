@@ -10,3 +10,5 @@ register_scorer("embedding", "featurepedia.interp.scorers.embedding:EmbeddingSco
 register_scorer("simulation", "featurepedia.interp.scorers.simulation:SimulationScorer")
 register_scorer("detection", "featurepedia.interp.scorers.detection:DetectionScorer")
 register_scorer("fuzzing", "featurepedia.interp.scorers.fuzzing:FuzzingScorer")
+register_scorer("form", "featurepedia.interp.scorers.form:FormScorer")
+register_explainer("pattern", "featurepedia.interp.explainers.pattern:PatternExplainer")

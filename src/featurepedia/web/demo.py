@@ -3,7 +3,8 @@
 The default source (``6-mlp``, the MLP neurons of layer 6) is built and explained before the site opens,
 as it always was. The SAEs the package ships for the model (``6-res-sae``, see
 :func:`featurepedia.sources.sae.shipped_saes`) are built, explained and added to the campaign by one
-low-priority background process, which then scores every pending explanation of both: so the site opens
+low-priority background process, which then scores every pending explanation of both (and rescores those
+an older version of the default scorer scored): so the site opens
 as soon as it did before they shipped. Building them first would have roughly doubled the first start
 (the same forward pass again, three times as many features and examples to store, and 4,608 explanations
 to embed for search) and made an existing install wait minutes on the first run after an upgrade, where
@@ -132,7 +133,8 @@ def prepare_source(model_id: str, source_id: str, sae_path: Path | None, tokens:
 def finish_demo(model_id: str, source_id: str, saes: Mapping[str, Path], tokens: int, say: Say,
                 progress: bool = True) -> None:
     """What the background process does: build and explain each shipped SAE, add its features to the
-    campaign, then score every pending explanation of the demo's sources. An SAE that cannot be built is
+    campaign, then score every pending explanation of the demo's sources (and rescore those scored by an
+    older version of the default scorer). An SAE that cannot be built is
     reported and left for the next run; the rest goes on."""
     from featurepedia.web.explanations.batch import score_pending
     from featurepedia.web.game.setup import ensure_default_campaign
@@ -144,7 +146,7 @@ def finish_demo(model_id: str, source_id: str, saes: Mapping[str, Path], tokens:
             say(f"could not build {model_id}/{sae_id} from {path}: {err.message}; the next run tries again")
     ensure_default_campaign(model_id, source_id, also=list(saes))
     make_maps(model_id, [source_id, *saes], say)
-    scored, failed = score_pending(demo_features(model_id, [source_id, *saes]), progress=progress)
+    scored, failed = score_pending(demo_features(model_id, [source_id, *saes]), progress=progress, rescore=True)
     if scored or failed:
         say(f"scored {scored} explanations" + (f" ({failed} failed; the next run retries them)" if failed else ""))
 
@@ -181,7 +183,8 @@ def work_left(model_id: str, source_id: str, saes: Mapping[str, Path]) -> list[s
     """What the background process would do, in words; empty when nothing is left.
 
     An SAE is done when it is fully built, every feature has a token-list explanation and the campaign
-    holds its features; the scoring is done when no explanation of the demo's sources is pending.
+    holds its features; the scoring is done when no explanation of the demo's sources is pending or holds a
+    score from an older version of the default scorer.
     """
     from featurepedia.interp import get_explainer
     from featurepedia.web.catalog.models import Source
@@ -208,7 +211,7 @@ def work_left(model_id: str, source_id: str, saes: Mapping[str, Path]) -> list[s
     unmapped = [sid for sid in [source_id, *saes] if source_built(model_id, sid) and needs_map(model_id, sid)]
     if unmapped:
         left.append("map the features of " + ", ".join(f"{model_id}/{sid}" for sid in unmapped))
-    pending = pending_explanations(demo_features(model_id, [source_id, *saes]), DEFAULT_SCORER).count()
+    pending = pending_explanations(demo_features(model_id, [source_id, *saes]), DEFAULT_SCORER, rescore=True).count()
     if saes_left:
         now = f" ({pending:,} now, and theirs)" if pending else ""
         left.append(f"score the explanations with {DEFAULT_SCORER}{now}")

@@ -6,11 +6,13 @@ gives the same explanations and scores as one at a time.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import re
+
+from django.db.models import Q, QuerySet
 from tqdm.auto import tqdm
 
 from featurepedia.errors import FeaturepediaError, UsageError
-from featurepedia.interp import get_explainer
+from featurepedia.interp import get_explainer, get_scorer
 from featurepedia.web.catalog.bundles import find_source
 from featurepedia.web.catalog.models import Feature, Source
 from featurepedia.web.explanations.models import Explanation, ExplanationScore
@@ -64,21 +66,41 @@ def explain_features(features: QuerySet[Feature], explainer: str, force: bool = 
     return written
 
 
-def pending_explanations(features: QuerySet[Feature], scorer: str = DEFAULT_SCORER,
-                         force: bool = False) -> QuerySet[Explanation]:
+def is_older(stored: str, current: str) -> bool:
+    """Whether a stored scorer version predates ``current`` ("2" < "10"; a version without digits is older
+    when it differs)."""
+    a, b = [int(x) for x in re.findall(r"\d+", stored or "")], [int(x) for x in re.findall(r"\d+", current)]
+    return a < b if a and b else (stored or "") != current
+
+
+def pending_explanations(features: QuerySet[Feature], scorer: str = DEFAULT_SCORER, force: bool = False,
+                         rescore: bool = False) -> QuerySet[Explanation]:
     """The live explanations of ``features`` that have no OK score from ``scorer`` (all of them with
-    ``force``); a failed score counts as pending, so a rerun retries it."""
+    ``force``); a failed score counts as pending, so a rerun retries it. With ``rescore``, also those whose
+    OK score came from an older version of the scorer."""
     explanations = Explanation.objects.filter(feature__in=features, status=Explanation.Status.LIVE)
     if force:
         return explanations
-    return explanations.exclude(scores__scorer=scorer, scores__status=ExplanationScore.Status.OK)
+    todo = explanations.exclude(scores__scorer=scorer, scores__status=ExplanationScore.Status.OK)
+    if not rescore:
+        return todo
+    current = get_scorer(scorer).version
+    stored = ExplanationScore.objects.filter(explanation__in=explanations, scorer=scorer,
+                                             status=ExplanationScore.Status.OK)
+    old = [pk for pk, version in stored.values_list("explanation_id", "version") if is_older(version, current)]
+    return explanations.filter(Q(pk__in=todo.values("pk")) | Q(pk__in=old))
 
 
 def score_pending(features: QuerySet[Feature], scorer: str | None = None, force: bool = False,
-                  progress: bool = False) -> tuple[int, int]:
-    """Score the pending explanations of ``features`` (see pending_explanations); returns (scored, failed)."""
+                  progress: bool = False, rescore: bool = False) -> tuple[int, int]:
+    """Score the pending explanations of ``features`` (see pending_explanations); returns (scored, failed).
+
+    Each score is stored as soon as it is computed, so an interrupted run resumes where it stopped. Only
+    scores change: points already earned (play events) stay, and the best explanation, which is read from
+    the scores, follows the new ranking.
+    """
     scorer = scorer or DEFAULT_SCORER
-    todo = list(pending_explanations(features, scorer, force).select_related("feature__source")
+    todo = list(pending_explanations(features, scorer, force, rescore).select_related("feature__source")
                 .order_by("feature__index", "pk"))
     failed = 0
     for explanation in tqdm(todo, desc=f"score ({scorer})", unit="explanation", disable=not progress):

@@ -31,7 +31,7 @@ from featurepedia.web.explanations.models import Explanation, ExplanationScore
 log = logging.getLogger(__name__)
 
 # Chosen from bench/autointerp.py: see docs/autointerp.md for the figures behind it.
-DEFAULT_SCORER = "embedding"
+DEFAULT_SCORER = "form"
 DEFAULT_EXPLAINER = "token-list"
 
 
