@@ -193,3 +193,13 @@ def test_a_lists_test_text_runs_through_each_feature_with_the_models_values(make
     shown = [float(v) for v in re.findall(r"<td>max (-?[\d.]+)", page)]
     assert shown == pytest.approx([round(fv.max_value, 3) for fv in direct.features], abs=1e-3)
     assert page.count('class="ctx small"') == 2 and SOURCE in page
+
+
+def test_a_visitors_cached_feature_page_shows_a_new_or_hidden_comment_at_once(world, make_user):
+    alice = make_user("alice")
+    f = world["features"][1]
+    assert "No comments yet" in Client().get("/tiny/1-mlp/1").content.decode()
+    c = services.post_comment(alice, f, "seen on dates too")
+    assert "seen on dates too" in Client().get("/tiny/1-mlp/1").content.decode()
+    Comment.objects.filter(pk=c.pk).update(status=Comment.Status.HIDDEN)
+    assert "seen on dates too" not in Client().get("/tiny/1-mlp/1").content.decode()

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import Count, Max
 from django.http import HttpRequest
 
-from featurepedia.web.catalog.extensions import Panel, register_panel
+from featurepedia.web.catalog.extensions import Panel, register_feature_stamp, register_panel
 from featurepedia.web.community import services
 from featurepedia.web.community.models import FeatureList
 
@@ -26,5 +27,13 @@ def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, 
     }
 
 
+def comments_stamp(feature: Any) -> tuple:
+    """What the panel shows every visitor: the shown comments (a new, deleted, hidden or restored one moves
+    their count or newest id), so the shared page cache never serves an old discussion."""
+    shown = services.visible_comments(feature).aggregate(n=Count("id"), last=Max("id"))
+    return (shown["n"], shown["last"])
+
+
 def register() -> None:
     register_panel("feature", Panel("community.feature", "community/_feature.html", feature_context, order=85))
+    register_feature_stamp("community.comments", comments_stamp)
