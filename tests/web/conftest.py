@@ -82,11 +82,16 @@ def make_user(db, django_user_model):
 @pytest.fixture
 def no_embeddings(monkeypatch):
     """Near-duplicate checks without the sentence model: nothing is similar by meaning."""
+    import zlib
+
     import numpy as np
 
     def embed(texts: list[str]) -> np.ndarray:
-        vectors = np.eye(len(texts), 384, dtype=np.float32)
-        return vectors
+        # A fixed random unit vector per text: different texts are nearly orthogonal in 384 dimensions
+        # (|cosine| well under 0.3), whichever call embeds them, and the same text always gets the same one.
+        rows = [np.random.default_rng(zlib.crc32(t.encode())).normal(size=384) for t in texts]
+        vectors = np.array(rows, dtype=np.float32).reshape(len(texts), 384)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
 
     monkeypatch.setattr("featurepedia.web.explanations.scoring.embed_texts", embed)
 
