@@ -1,10 +1,13 @@
-"""Lighthouse scores (performance, accessibility, best practices) of the home, a feature and the game page.
+"""Lighthouse scores (performance, accessibility, best practices) of the home, a feature page, the Vote
+puzzle and the daily puzzle, with Lighthouse's mobile settings (its default: a phone-sized screen, a slow
+CPU and network) and its desktop preset.
 
 Runs Lighthouse (npm package `lighthouse`, installed on first use under DATA_DIR/tools/lighthouse) with
 Debian's Chromium (CHROME_PATH) headless, against `featurepedia serve` started here on a free port (or
---url of a running site). Prints one JSON object as its last line: {page: {category: score}}.
+--url of a running site). Prints one JSON object as its last line: {"mobile": {page: {category: score}},
+"desktop": {...}}.
 
-    python bench/lighthouse.py [--url http://127.0.0.1:3000] [--feature /smollm2-135m/6-mlp/0]
+    python bench/lighthouse.py [--url http://127.0.0.1:3000] [--feature /smollm2-135m/6-mlp/0] [--only mobile]
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROME_FLAGS = ("--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
                 "--disable-component-update --disable-sync")
 CATEGORIES = ["performance", "accessibility", "best-practices"]
+# Lighthouse's own settings: its default emulates a phone; `--preset=desktop` a desktop screen and network.
+PRESETS = {"mobile": [], "desktop": ["--preset=desktop"]}
 
 
 def lighthouse_bin(data_dir: Path) -> Path:
@@ -64,10 +69,10 @@ def resolve(url: str) -> str:
         return response.geturl()
 
 
-def audit(binary: Path, url: str) -> dict[str, float]:
+def audit(binary: Path, url: str, preset: str = "mobile") -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
-        subprocess.run([str(binary), url, "--quiet", "--output=json", f"--output-path={out}",
+        subprocess.run([str(binary), url, *PRESETS[preset], "--quiet", "--output=json", f"--output-path={out}",
                         f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={CHROME_FLAGS}"],
                        check=True, env={**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")})
         report = json.loads(out.read_text())
@@ -79,6 +84,7 @@ def main() -> None:
     parser.add_argument("--url", help="a running site; default: start `featurepedia serve` on a free port")
     parser.add_argument("--feature", default=f"/{DEFAULT_MODEL_ID}/{DEFAULT_SOURCE_ID}/0",
                         help="path of the feature page to audit")
+    parser.add_argument("--only", choices=sorted(PRESETS), help="one of the two settings (default: both)")
     args = parser.parse_args()
     data_dir = Path(os.environ.get("FEATUREPEDIA_DATA_DIR", ROOT / "data"))
     binary = lighthouse_bin(data_dir)
@@ -89,11 +95,14 @@ def main() -> None:
         server = start_server(port)
         base = f"http://127.0.0.1:{port}"
     try:
-        pages = {"home": base + "/", "feature": base + args.feature, "game": resolve(base + "/play/")}
-        results = {}
-        for name, url in pages.items():
-            results[name] = audit(binary, url)
-            print(f"{name}: {url} {results[name]}", file=sys.stderr)
+        pages = {"home": base + "/", "feature": base + args.feature, "game": resolve(base + "/play/"),
+                 "daily": resolve(base + "/daily/")}
+        results: dict[str, dict[str, dict[str, float]]] = {}
+        for preset in [args.only] if args.only else list(PRESETS):
+            results[preset] = {}
+            for name, url in pages.items():
+                results[preset][name] = audit(binary, url, preset)
+                print(f"{preset} {name}: {url} {results[preset][name]}", file=sys.stderr)
     finally:
         if server is not None:
             server.terminate()
