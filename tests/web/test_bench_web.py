@@ -17,6 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.django_db(transaction=True)
 def test_the_web_bench_prints_its_figures(live_server, world):
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        # The test server's threads share the test's one in-memory SQLite connection, which concurrent
+        # clients break (savepoints vanish under each other); make test runs this in its PostgreSQL pass.
+        pytest.skip("needs PostgreSQL: concurrent clients on the test server's shared SQLite connection")
     for f in world["features"]:
         Explanation.objects.create(feature=f, text=f"topic {f.index}", method="token-list")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
