@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from featurepedia.web.explanations.models import Explanation
 from tests.browser.test_new_visitor import ARTIFACTS, CHROMIUM_ARGS
-from tests.web.conftest import TOPICS, make_feature
+from tests.web.conftest import make_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,20 +20,8 @@ SCREENS = {"desktop": {"width": 1100, "height": 900}, "phone": {"width": 390, "h
 @pytest.fixture
 def site(server):
     """Made before the browser starts: Playwright's event loop makes later database calls refuse to run."""
-    from featurepedia.web.catalog.models import LanguageModel, Source
-    from featurepedia.web.game.models import Campaign
-
-    lm = LanguageModel.objects.create(slug="tiny", name="Tiny")
-    source = Source.objects.create(model=lm, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
-                                   n_features=3, status="ready",
-                                   config={"source": {"nonnegative": False},
-                                           "config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
-    for i, words in TOPICS.items():
-        f = make_feature(source, i, words)
-        for j, text in enumerate([f"{words[0]} and similar words", f"the word {words[1]}",
-                                  "a long explanation: " + "things people write about, " * 6]):
-            Explanation.objects.create(feature=f, text=text, method=f"m{j}")
-    Campaign.objects.create(slug="tiny-1", title="Explain tiny layer 1", source=source)
+    make_world(lambda words: [f"{words[0]} and similar words", f"the word {words[1]}",
+                              "a long explanation: " + "things people write about, " * 6])
     return server
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from featurepedia.web.explanations.models import Explanation
-from tests.web.conftest import TOPICS, make_feature
+from tests.web.conftest import make_world
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -21,18 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def site(server):
-    from featurepedia.web.catalog.models import LanguageModel, Source
-    from featurepedia.web.game.models import Campaign
-
-    lm = LanguageModel.objects.create(slug="tiny", name="Tiny")
-    source = Source.objects.create(model=lm, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
-                                   n_features=3, status="ready",
-                                   config={"source": {"nonnegative": False},
-                                           "config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
-    for i, words in TOPICS.items():
-        f = make_feature(source, i, words)
-        Explanation.objects.create(feature=f, text=f"{words[0]} and similar words", method="token-list")
-    Campaign.objects.create(slug="tiny-1", title="Explain tiny layer 1", source=source)
+    make_world(lambda words: [f"{words[0]} and similar words"], method="token-list")
     return server
 
 

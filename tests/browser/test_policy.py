@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from featurepedia.web.explanations.models import Explanation
 from tests.browser.test_new_visitor import CHROMIUM_ARGS, shot
-from tests.web.conftest import TOPICS, make_feature
+from tests.web.conftest import make_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,18 +19,7 @@ ADMIN_PAGES = ["/admin/", "/admin/explanations/explanation/", "/admin/explanatio
 
 @pytest.fixture
 def site(server, django_user_model):
-    from featurepedia.web.catalog.models import LanguageModel, Source
-    from featurepedia.web.game.models import Campaign
-
-    lm = LanguageModel.objects.create(slug="tiny", name="Tiny")
-    source = Source.objects.create(model=lm, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
-                                   n_features=3, status="ready",
-                                   config={"source": {"nonnegative": False},
-                                           "config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
-    for i, words in TOPICS.items():
-        f = make_feature(source, i, words)
-        Explanation.objects.create(feature=f, text=f"{words[0]} and similar words", method="token-list")
-    Campaign.objects.create(slug="tiny-1", title="Explain tiny layer 1", source=source)
+    make_world(lambda words: [f"{words[0]} and similar words"], method="token-list")
     django_user_model.objects.create_superuser("admin", "admin@example.org", "an-admin-pass-phrase")
     return server
 

@@ -6,11 +6,13 @@ the clues include HTML/JS and real profanity to check escaping and the explicit 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
+from featurepedia.web.explanations.models import Explanation
 from featurepedia.web.game.models import Campaign
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -55,17 +57,26 @@ def make_feature(source: Source, index: int, words: list[str]) -> Feature:
     return feature
 
 
-@pytest.fixture
-def world(db):
-    """A source 'tiny/1-mlp' with 3 features (cats, numbers, cities) and a running campaign over it."""
+def make_world(explain: Callable[[list[str]], list[str]] | None = None, method: str | None = None) -> dict[str, Any]:
+    """A source 'tiny/1-mlp' with 3 features (cats, numbers, cities) and a running campaign over it;
+    ``explain(words)`` gives each feature's explanations, if any, by ``method`` (default ``m0``, ``m1``, ...)."""
     lm = LanguageModel.objects.create(slug="tiny", name="Tiny")
     source = Source.objects.create(model=lm, slug="1-mlp", kind="neurons", hook_name="blocks.1.mlp.hook_post",
                                    n_features=3, status="ready", density_threshold="> 10% of max",
                                    config={"source": {"nonnegative": False},
                                            "config": {"active_fraction": 0.1, "contexts": {"prepend_bos": True}}})
     features = [make_feature(source, i, words) for i, words in TOPICS.items()]
+    for f, words in zip(features, TOPICS.values(), strict=True):
+        for j, text in enumerate(explain(words) if explain else []):
+            Explanation.objects.create(feature=f, text=text, method=method or f"m{j}")
     campaign = Campaign.objects.create(slug="tiny-1", title="Explain tiny layer 1", source=source)
     return {"source": source, "features": features, "campaign": campaign}
+
+
+@pytest.fixture
+def world(db):
+    """The world of make_world, unexplained."""
+    return make_world()
 
 
 @pytest.fixture
