@@ -199,3 +199,17 @@ def test_admin_lists_every_model(admin_client, world):
     for name in ["game_campaign", "game_profile", "game_flag", "game_playevent", "explanations_explanation",
                  "explanations_vote", "explanations_explanationscore", "catalog_feature"]:
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
+
+
+def test_a_score_is_said_in_words_on_the_feature_page_and_in_the_puzzle(world, client):
+    from featurepedia.web.explanations.scoring import DEFAULT_SCORER
+
+    e = Explanation.objects.create(feature=world["features"][0], text="cats and kittens", method="token-list")
+    ExplanationScore.objects.create(explanation=e, scorer=DEFAULT_SCORER, value=0.8234,
+                                    status=ExplanationScore.Status.OK)
+    page = client.get("/tiny/1-mlp/0").content.decode()
+    assert ("ranks a random place where this neuron fires above a random place where it does not 82% of the "
+            "time (50% is chance)") in page
+    assert "0.5 is chance, 1 is always" in page
+    puzzle = client.get(f"/play/{world['campaign'].slug}/{world['features'][0].pk}?reveal=1").content.decode()
+    assert "neuron fires above a random place where it does not 82% of the time" in puzzle
