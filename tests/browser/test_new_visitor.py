@@ -76,3 +76,18 @@ def test_new_visitor_plays_signs_up_and_ranks(site, page):
     page.get_by_role("link", name="Leaderboard").click()
     assert page.locator("tr.me").count() == 1 and "newbie" in page.locator("tr.me").inner_text()
     shot(page, "07-leaderboard")
+
+
+def test_on_a_phone_the_first_puzzle_screen_reaches_the_clues(site):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.goto(site + "/play/")
+        assert phone.locator(".onboarding-short").is_visible() and not phone.locator(".onboarding ol").is_visible()
+        first_clue = phone.locator(".clues li.ctx").first.bounding_box()
+        assert first_clue is not None and first_clue["y"] + first_clue["height"] <= 844, first_clue
+        got_it = phone.get_by_role("button", name="Got it").bounding_box()
+        assert got_it is not None and got_it["height"] >= 44
+        shot(phone, "06-phone-first-puzzle")
+        browser.close()
