@@ -128,3 +128,25 @@ def test_a_busy_worker_still_looks_for_dead_claims_between_tasks(durable_queue, 
     assert len(calls) in (3, 4) and calls[0] is None and None not in calls[1:]  # never its own running task
     assert all(t.worker_ids and len(t.worker_ids) == 1 for t in DBTaskResult.objects.all())  # each ran once
     assert not DBTaskResult.objects.exclude(status=TaskResultStatus.SUCCESSFUL).exists()
+
+
+def test_a_task_deleted_while_it_runs_does_not_stop_the_worker(durable_queue, make_user, no_embeddings,
+                                                               monkeypatch):
+    from featurepedia.web.explanations import scoring
+
+    feature, user = planted_feature(), make_user("ann")
+    first, second = (services.submit(user, feature, f"animal words, take {i}").explanation for i in range(2))
+    doomed = DBTaskResult.objects.get(args_kwargs__args__0=first.pk).pk
+    real = scoring.score_explanation
+
+    def deleting(explanation, *args, **kwargs):
+        if explanation.pk == first.pk:
+            DBTaskResult.objects.filter(pk=doomed).delete()  # the row goes while its task runs
+        return real(explanation, *args, **kwargs)
+
+    monkeypatch.setattr(scoring, "score_explanation", deleting)
+    RecoveringWorker(interval=0, stale_after=60).serve(rounds=1)  # raised DatabaseError before
+
+    assert not DBTaskResult.objects.filter(pk=doomed).exists()
+    assert DBTaskResult.objects.get().status == TaskResultStatus.SUCCESSFUL  # the other task still ran
+    assert second.scores.get().status == ExplanationScore.Status.OK

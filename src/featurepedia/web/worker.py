@@ -5,7 +5,9 @@ memory, a lost machine) leaves that claim behind and nobody runs the task again.
 such stale claims back in the queue: a task RUNNING for longer than ``FEATUREPEDIA_TASK_STALE_AFTER``
 seconds is taken to have lost its worker. Tasks must therefore be safe to run twice (scoring is: it
 rewrites the same score row). The database going away does not stop the worker either: it says so once,
-waits and carries on when the database is back, instead of exiting and leaving the queue unserved.
+waits and carries on when the database is back, instead of exiting and leaving the queue unserved. A task
+whose row is deleted while it runs (an administrator clearing the queue, an explanation deleted with its
+tasks) has nowhere to store its result: the worker says so and goes on with the next task.
 """
 
 from __future__ import annotations
@@ -59,7 +61,16 @@ class RecoveringWorker(Worker):
         # A queue that never empties keeps this worker inside one round: look for dead claims between tasks.
         if time.monotonic() - self._last_requeue > min(self.stale_after / 2, 30.0):
             self.requeue(keep=db_task_result.pk)  # claimed just now by this worker
-        super().run_task(db_task_result)
+        try:
+            super().run_task(db_task_result)
+        except DatabaseError:
+            # Recording the result (then the failure) updates the task's row; a row deleted meanwhile makes
+            # both updates fail. Anything else (a lost database) is the caller's to handle.
+            if isinstance(db_task_result, DBTaskResult) and not _row_exists(db_task_result.pk):
+                log.warning("task %s was deleted while it ran; its result is not kept and the worker carries on",
+                            db_task_result.pk)
+                return
+            raise
 
     def serve(self, rounds: int | None = None) -> None:
         """Work until stopped by a signal (or for ``rounds`` rounds, for tests)."""
@@ -87,6 +98,13 @@ class RecoveringWorker(Worker):
             if self.running and (rounds is None or done < rounds):
                 time.sleep(max(self.interval, 1.0) if self.database_down else self.interval)
             close_old_connections()
+
+
+def _row_exists(pk: object) -> bool:
+    try:
+        return DBTaskResult.objects.filter(pk=pk).exists()
+    except DatabaseError:
+        return True  # the database cannot say: treat the error as the database's, not the row's
 
 
 def run_worker() -> None:
