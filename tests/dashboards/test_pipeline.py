@@ -12,29 +12,22 @@ from featurepedia.corpus import ContextSpec, iter_contexts
 from featurepedia.dashboards import (
     Interrupted,
     ParquetSink,
-    RunConfig,
     read_features,
     read_run,
     run_dashboards,
 )
 from featurepedia.sources import source_for
+from tests.dashboards.tiny_runs import build_bundle, bundle_features, tiny_config
 
 N_TOKENS = 32 * 120
 
 
 def _config(**kw):
-    defaults = dict(model="tiny-llama", source="1-mlp", n_tokens=N_TOKENS, batch_size=16, top_k=5,
-                    quantile_bins=4, per_bin=2, n_negative=3, contexts=ContextSpec(ctx_len=32, seed=0))
-    defaults.update(kw)
-    return RunConfig(**defaults)
+    return tiny_config(**{"n_tokens": N_TOKENS, "seed": 0, **kw})
 
 
 def _run(model, tmp_path, name, config=None, **kw):
-    config = config or _config()
-    source = source_for(model, config.source)
-    run_dashboards(model, source, config, ParquetSink(tmp_path / name), tmp_path / f"run-{name}",
-                   progress=False, **kw)
-    return [f for chunk in read_features(tmp_path / name) for f in chunk]
+    return bundle_features(build_bundle(model, tmp_path, name, config or _config(), **kw))
 
 
 @pytest.fixture(scope="module")

@@ -6,39 +6,29 @@ import json
 
 import pytest
 
-from featurepedia.corpus import ContextSpec
 from featurepedia.dashboards import (
     Interrupted,
     ParquetSink,
-    RunConfig,
-    read_features,
     read_run,
-    run_dashboards,
 )
 from featurepedia.dashboards.runner import SourceRun, run_sources
 from featurepedia.dashboards.shards import InProcessShards, shard_cuts
 from featurepedia.sources import source_for
+from tests.dashboards.tiny_runs import build_bundle, bundle_features, tiny_config
 
 N_TOKENS = 32 * 100  # 100 contexts: 7 batches of 16 (the last one short)
 
 
 def _config(**kw):
-    defaults = dict(model="tiny-llama", source="1-mlp", n_tokens=N_TOKENS, batch_size=16, top_k=5,
-                    quantile_bins=4, per_bin=2, n_negative=3, contexts=ContextSpec(ctx_len=32, seed=4))
-    defaults.update(kw)
-    return RunConfig(**defaults)
+    return tiny_config(**{"n_tokens": N_TOKENS, "seed": 4, **kw})
 
 
 def _run(model, tmp_path, name, config=None, **kw):
-    config = config or _config()
-    source = source_for(model, config.source)
-    run_dashboards(model, source, config, ParquetSink(tmp_path / name), tmp_path / f"run-{name}", progress=False,
-                   **kw)
-    return _read(tmp_path / name)
+    return _read(build_bundle(model, tmp_path, name, config or _config(), **kw))
 
 
 def _read(bundle):
-    features = [f.to_dict() for chunk in read_features(bundle) for f in chunk]
+    features = [f.to_dict() for f in bundle_features(bundle)]
     run = read_run(bundle).to_dict()
     for key in ("elapsed_s", "timings"):
         run.pop(key)
