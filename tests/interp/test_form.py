@@ -129,6 +129,9 @@ def test_topics_use_meaning(scorer):
 def test_bad_input(scorer):
     with pytest.raises(InvalidExplanation, match="empty"):
         scorer.score(" ", ING)
-    with pytest.raises(RecordError, match="non-activating"):
-        scorer.score("words ending in -ing", ING[:2])
+    # Only activating texts is fine (their quiet tokens are the other side); all tokens active is not.
+    assert scorer.score("words ending in -ing", ING[:2]).value > 0.5
+    every = [ActivationRecord(tokens=r.tokens, values=[1.0] * len(r.tokens)) for r in ING[:2]]
+    with pytest.raises(RecordError, match="quiet ones"):
+        scorer.score("words ending in -ing", every)
     assert 0.0 <= scorer.score("?", ING).value <= 1.0

@@ -105,6 +105,10 @@ def test_held_out_split_keeps_explain_and_score_apart():
 def test_held_out_split_requires_non_activating():
     with pytest.raises(RecordError, match="non-activating"):
         held_out_split([_rec(1.0), _rec(0.5)], [], [_rec(0.2)])
+    # A token-level scorer may do without: the held-out side is then top (and quantile) examples only.
+    split = held_out_split([_rec(1.0), _rec(0.5), _rec(0.7)], [], [_rec(0.2)], n_explain=1,
+                           require_non_activating=False)
+    assert len(split.explain) == 1 and len(split.score) == 2 and all(r.is_activating for r in split.score)
 
 
 def test_held_out_split_single_top_example():

@@ -123,13 +123,25 @@ def test_enqueue_scores_in_process_in_embedded_mode():
 
 def test_a_scorer_failure_is_stored_and_the_explanation_kept():
     feature = planted_feature()
-    ActivationExample.objects.filter(feature=feature, bin="negative").delete()
+    ActivationExample.objects.filter(feature=feature, bin="negative").delete()  # a dense feature
     explanation = Explanation.objects.create(feature=feature, text="animals")
-    row = score_explanation(explanation)
+    row = score_explanation(explanation, "embedding")  # compares texts: it needs some where the feature is quiet
     assert row.status == "failed" and "non-activating" in row.error and row.value is None
     assert Explanation.objects.filter(pk=explanation.pk).exists()
     unknown = score_explanation(explanation, "no-such-scorer")
     assert unknown.status == "failed" and "embedding" in unknown.error  # lists the registered scorers
+
+
+def test_the_default_scorer_scores_a_feature_active_in_every_sampled_context():
+    # Dense features (active somewhere in every context the build sampled) have no non-activating example;
+    # the form scorer compares tokens, so the quiet tokens of the activating examples are the other side.
+    feature = planted_feature()
+    ActivationExample.objects.filter(feature=feature, bin="negative").delete()
+    right = score_explanation(Explanation.objects.create(feature=feature, text="animal names such as cat and dog"))
+    wrong = score_explanation(Explanation.objects.create(feature=feature, text="numbers and dates"))
+    assert right.status == wrong.status == "ok"
+    assert right.value > 0.8 and right.value > wrong.value + 0.2
+    assert right.details["n_non_activating"] == 0 and right.details["n_active_tokens"] > 0
 
 
 def test_cli_explain_and_score_are_idempotent(capsys):

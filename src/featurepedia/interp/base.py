@@ -56,6 +56,8 @@ class Scorer(Protocol):
     Attributes:
         uses_llm: True when each score asks a language model (seconds per explanation and maybe a cost), so
             callers budget fewer calls; False for scorers that only embed (milliseconds, nothing to pay).
+        token_level (optional, default False): True when the scorer compares active and quiet tokens and so
+            can score a feature that has no non-activating example (see interp.split.held_out_split).
     """
 
     name: str

@@ -41,6 +41,7 @@ def held_out_split(
     n_score_quantile: int = 10,
     n_score_non_activating: int = 20,
     seed: int = 0,
+    require_non_activating: bool = True,
 ) -> HeldOutSplit:
     """Split a feature's examples (see module docstring).
 
@@ -52,15 +53,18 @@ def held_out_split(
             so both sides get some of the very strongest examples.
         n_score_top / n_score_quantile / n_score_non_activating: at most this many of each for scoring.
         seed: picks which quantile and non-activating examples are used when there are more than needed.
+        require_non_activating: refuse a feature without non-activating examples (the default). A scorer that
+            compares tokens (the form scorer) can score a dense feature, active somewhere in every sampled
+            context, on the quiet tokens of its activating examples: it passes False.
     Returns:
         A HeldOutSplit. Quantile examples that do not activate are counted as non-activating.
     Raises:
-        RecordError: no top or no non-activating examples were given.
+        RecordError: no top or (unless allowed) no non-activating examples were given.
     """
     if not top:
         raise RecordError("held_out_split needs at least one top-activating example")
     non_act = [i for i, r in enumerate(non_activating) if not r.is_activating]
-    if not non_act:
+    if not non_act and require_non_activating:
         raise RecordError(
             f"held_out_split needs non-activating examples (all values <= 0); got {len(non_activating)} records, "
             f"{len(non_activating) - len(non_act)} of which activate. Scores always include non-activating examples."

@@ -14,7 +14,8 @@ records, pooled over records: 0.5 is chance, 1 means every active token is predi
 Scoring tokens, not texts, is what lets form count: "the word after 'of'" must pick the right token of a
 text, not just a text that contains "of". Per-record token data and word embeddings are cached by the
 records' hash, so a new explanation on a feature already seen costs one short encode and a pass over the
-tokens (a few ms).
+tokens (a few ms). Because it compares tokens, it needs no text where the feature is silent: a dense feature,
+active somewhere in every sampled context, is scored on the quiet tokens of its activating texts.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ import numpy as np
 
 from featurepedia.interp.backends.sentence import EMBEDDING_MODEL, embed
 from featurepedia.interp.base import ScoreResult
+from featurepedia.interp.errors import RecordError
 from featurepedia.interp.forms.rules import Check, Reading, Rule, literal_check, parse
 from featurepedia.interp.forms.tokens import TokenInfo, token_infos
 from featurepedia.interp.metrics import auroc
 from featurepedia.interp.records import (
     ActivationRecord,
     records_hash,
-    require_both_kinds,
+    split_by_activation,
     validate_explanation,
 )
 
@@ -70,6 +72,7 @@ class FormScorer:
     """Scores an explanation by how well its rules and meaning pick out the active tokens."""
 
     name = "form"
+    token_level = True  # compares tokens, so texts where the feature is silent are optional
     version = "2"  # 2: word cosines less their cosine with "a word" (generic_weight 0.5, chosen on the dev part)
     uses_llm = False
 
@@ -97,9 +100,13 @@ class FormScorer:
     def score(self, explanation: str, records: Sequence[ActivationRecord]) -> ScoreResult:
         """Token-level AUROC of the explanation's predictions between active and quiet tokens."""
         text = validate_explanation(explanation)
-        pos, _ = require_both_kinds(records, self.name)
+        pos, _ = split_by_activation(records)
         start = time.perf_counter()
         prep = self.prepare(records)
+        if not 0 < int(prep.labels.sum()) < prep.labels.size:
+            raise RecordError(
+                f"the {self.name} scorer needs both active tokens (value > 0) and quiet ones among the records; "
+                f"got {int(prep.labels.sum())} active of {prep.labels.size} tokens")
         reading = parse(text)
         predictions = self.predict(text, reading, prep)  # [n_tokens]
         value = auroc(prep.labels, predictions)

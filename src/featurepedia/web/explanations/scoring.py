@@ -43,9 +43,12 @@ class FeatureRecords:
     quantile: list[ActivationRecord]
     non_activating: list[ActivationRecord]
 
-    def split(self) -> HeldOutSplit:
-        """Held-out split; raises RecordError when the feature has no non-activating example to score against."""
-        return held_out_split(self.top, self.quantile, self.non_activating)
+    def split(self, require_non_activating: bool = True) -> HeldOutSplit:
+        """Held-out split; raises RecordError when the feature has no non-activating example to score against
+        (unless ``require_non_activating`` is False: a token-level scorer compares the activating examples'
+        active and quiet tokens)."""
+        return held_out_split(self.top, self.quantile, self.non_activating,
+                              require_non_activating=require_non_activating)
 
     def for_explaining(self) -> list[ActivationRecord]:
         """The records an explainer sees: the split's explain side, or every other top one if unscorable."""
@@ -108,12 +111,13 @@ def score_explanation(explanation: Explanation, scorer_name: str | None = None) 
     try:
         scorer = get_scorer(name)
         records = feature_records(explanation.feature)
-        if records.top and not records.non_activating:
+        token_level = bool(getattr(scorer, "token_level", False))
+        if records.top and not records.non_activating and not token_level:
             density = explanation.feature.density
             raise RecordError(f"feature {explanation.feature.index} is active in every sampled context "
                               f"(density {density:.1%}), so there is no non-activating text to score against; "
                               "rebuild the source with more tokens to find some")
-        result = scorer.score(explanation.text, records.split().score)
+        result = scorer.score(explanation.text, records.split(require_non_activating=not token_level).score)
     except InterpError as err:
         row.status, row.error, row.value = ExplanationScore.Status.FAILED, str(err), None
         row.save()
