@@ -44,7 +44,7 @@ class PatternExplainer:
     """Explains a feature by the best-checked description of what its active tokens share."""
 
     name = "pattern"
-    version = "1"
+    version = "2"  # 2: examples are whole words as written, never cut off by the example's edge
 
     def __init__(self, active_frac: float = 0.5, min_share: float = 0.5):
         """Args:
@@ -179,15 +179,30 @@ def _year(chunk: str) -> str:
 
 
 def _examples(tokens: Sequence[TokenInfo], n: int = 2, key: Any = None) -> str:
-    """The most frequent words of ``tokens`` as examples: "running and making"."""
-    counts = Counter((key(t) if key else _surface(t)) for t in tokens)
-    top = [w for w, _ in counts.most_common(n) if w]
+    """The most frequent words of ``tokens`` as examples, written as a person would: "running and making".
+
+    A token that is a piece of a word is shown as its whole word ("Missouri", not "Miss" or "ouri"), in
+    the case it is written; words the example's edge may cut off are used only when there are no others.
+    """
+    if key is not None:
+        counts = Counter(key(t) for t in tokens)
+        top = [w for w, _ in counts.most_common(n) if w]
+        return _and(top) if top else "these"
+    pool = [t for t in tokens if not t.cut] or list(tokens)
+    spelled: dict[str, Counter[str]] = {}
+    for t in pool:
+        shown = _surface(t)
+        if shown:
+            spelled.setdefault(shown.lower(), Counter())[shown] += 1
+    ranked = sorted(spelled, key=lambda w: (-sum(spelled[w].values()), w))[:n]
+    top = [spelled[w].most_common(1)[0][0] for w in ranked]
     return _and(top) if top else "these"
 
 
 def _surface(t: TokenInfo) -> str:
-    """How a token's word is written: its own text when it is a whole word, else the joined word."""
-    return t.text if (t.first_piece and t.last_piece) or not t.word.isalpha() else t.word
+    """How a token's word is written: the whole word for a piece of one ("installing" for "ing"), else the
+    token's own text (a number, a symbol)."""
+    return t.surface if t.surface[:1].isalpha() else t.text
 
 
 def _and(items: list[str]) -> str:
