@@ -85,12 +85,12 @@ class PatternExplainer:
         if best_value < NO_PATTERN:
             # The words that carry most of the activation, checked like the candidates: of the most active
             # words by strength and the best candidate's own words, the reading that scores better.
-            fallbacks = [f"no clear pattern; most active on {_and(self._strongest(build, 4))}"]
+            fallbacks = [f"no clear pattern; most active on words such as {_and(self._strongest(build, 4))}"]
             if best.startswith("words like "):
-                fallbacks.append(f"no clear pattern; most active on {best.removeprefix('words like ')}")
+                fallbacks.append(f"no clear pattern; most active on words such as {best.removeprefix('words like ')}")
             pieces = self._strongest(build, 4, pieces=True)
             if pieces:
-                fallbacks.append(f"no clear pattern; most active on {_and(pieces)}")
+                fallbacks.append(f"no clear pattern; most active on words such as {_and(pieces)}")
             values = [auroc(prep.labels, scorer.predict(t, parse(t), prep)) if prep.labels.any() else 0.5
                       for t in fallbacks]
             return fallbacks[int(np.argmax(values))]
