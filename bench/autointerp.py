@@ -205,9 +205,11 @@ def explainer_figures(scorer: Scorer, suite: list[dict[str, Any]], rows: list[di
 
 
 @torch.inference_mode()
-def real_neuron_suite(model: Any, n_neurons: int, n_contexts: int, layer: int = 6) -> list[dict[str, Any]]:
-    """Top and non-activating records of the most selective neurons of one layer (values clipped at a
-    threshold of 10% of the neuron's max, so "non-activating" means "never above it")."""
+def real_neuron_suite(model: Any, n_neurons: int, n_contexts: int, layer: int = 6,
+                      spread: bool = False) -> list[dict[str, Any]]:
+    """Top and non-activating records of the most selective neurons of one layer, or with ``spread`` of
+    ``n_neurons`` evenly spaced over the layer (as the demo's source holds them all); values clipped at a
+    threshold of 10% of the neuron's max, so "non-activating" means "never above it"."""
     spec = ContextSpec(corpus="default", ctx_len=RECORD_LEN + 1, seed=1)
     ids = torch.tensor(list(iter_contexts(model.tokenizer, spec, n_contexts)))  # [n, RECORD_LEN + 1]
     acts = torch.cat([model.run_to(f"blocks.{layer}.mlp.hook_post", batch)
@@ -215,7 +217,8 @@ def real_neuron_suite(model: Any, n_neurons: int, n_contexts: int, layer: int = 
     peak = acts.amax(dim=(0, 1))  # [d_mlp]
     # Selective = the top contexts stand far above the typical token.
     selectivity = peak / acts.flatten(0, 1).std(dim=0).clamp_min(1e-6)
-    neurons = selectivity.argsort(descending=True)[:n_neurons].tolist()
+    neurons = (list(range(0, len(peak), max(1, len(peak) // n_neurons)))[:n_neurons] if spread
+               else selectivity.argsort(descending=True)[:n_neurons].tolist())
     tokens = [[t.text for t in model.display(row[1:].tolist())] for row in ids]
     suite = []
     for n in neurons:
@@ -226,6 +229,8 @@ def real_neuron_suite(model: Any, n_neurons: int, n_contexts: int, layer: int = 
         top = [records[i] for i in order[:20] if records[i].is_activating]
         quantile = [records[i] for i in order[20:200:18] if records[i].is_activating]
         non = [records[i] for i in order if not records[i].is_activating][:20]
+        if not top or not non:
+            continue  # never active, or active everywhere: nothing to explain or score
         split = held_out_split(top, quantile, non, n_explain=10, n_score_top=10, n_score_quantile=10,
                                n_score_non_activating=20)
         suite.append({"name": f"L{layer}/N{n}", "explain": split.explain, "score": split.score})
@@ -244,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--neurons", type=int, default=6, help="real layer-6 neurons for the agreement check")
     parser.add_argument("--contexts", type=int, default=1500, help="corpus contexts for the planted records")
     parser.add_argument("--explainers", default="token-list", help="explainers to run on the planted features")
+    parser.add_argument("--explainer-neurons", type=int, default=0,
+                        help="real layer-6 neurons, evenly spaced, on which to compare the explainers' "
+                        "explanations by the default scorer on held-out examples (0 = none)")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
@@ -309,10 +317,41 @@ def main(argv: list[str] | None = None) -> int:
         print("\nSpearman agreement on token-list explanations of real neurons (each scored on every neuron):")
         for pair, rho in agreement["pairs"].items():
             print(f"  {pair}: {rho:.3f}")
+    real_explained = real_explainer_figures(model, list(explained), args.explainer_neurons) \
+        if args.explainer_neurons and explained else {}
     summary = {"features": {part: sum(f["part"] == part for f in suite) for part in parts}, "scorers": results,
-               "real_neurons": [f["name"] for f in real], "agreement": agreement}
+               "real_neurons": [f["name"] for f in real], "agreement": agreement,
+               "explainers_on_real_neurons": real_explained}
     print(json.dumps(summary, sort_keys=True))
     return 0
+
+
+def real_explainer_figures(model: Any, explainers: list[str], n_neurons: int,
+                           scorer_name: str = "form") -> dict[str, Any]:
+    """Each explainer's explanation of ``n_neurons`` evenly spaced layer-6 neurons, scored on the neuron's
+    held-out records: quartiles, range, CPU seconds per explanation, and how often each beats the first."""
+    real = real_neuron_suite(model, n_neurons, 800, spread=True)
+    scorer = get_scorer(scorer_name)
+    values: dict[str, list[float]] = {}
+    out: dict[str, Any] = {"neurons": len(real), "scorer": scorer_name}
+    print(f"\nexplainers on {len(real)} evenly spaced real neurons, scored by {scorer_name} on held-out examples:")
+    for name in explainers:
+        explainer = get_explainer(name)
+        start = time.process_time()
+        texts = [explainer.explain(f["explain"]) for f in real]
+        cpu = (time.process_time() - start) / max(1, len(real))
+        values[name] = [float(scorer.score(t, f["score"]).value) for t, f in zip(texts, real, strict=True)]
+        q1, med, q3 = np.percentile(values[name], [25, 50, 75])
+        out[name] = {"median": float(med), "q1": float(q1), "q3": float(q3), "min": min(values[name]),
+                     "max": max(values[name]), "cpu_s_per_explanation": round(cpu, 3)}
+        print(f"  {name}: median {med:.3f} (quartiles {q1:.3f} / {q3:.3f}), {cpu:.2f} s CPU each")
+        for f, t, v in zip(real, texts, values[name], strict=True):
+            print(f"    {f['name']:<10} {v:.3f} {t}")
+    first = explainers[0]
+    for name in explainers[1:]:
+        out[name][f"above_{first}"] = int(sum(a > b for a, b in zip(values[name], values[first], strict=True)))
+        out[name][f"ties_{first}"] = int(sum(a == b for a, b in zip(values[name], values[first], strict=True)))
+    return out
 
 
 def real_agreement(real: list[dict[str, Any]], scorers: dict[str, Scorer]) -> dict[str, Any]:

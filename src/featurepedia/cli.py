@@ -200,7 +200,9 @@ def _parser() -> argparse.ArgumentParser:
                              "the default scorer unless --no-score.")
     _model_source_args(explain)
     explain.add_argument("--features", default="all", help="indices: all, 5, 0-99 or 1,2,10-20 (default all)")
-    explain.add_argument("--explainer", default="token-list", help="token-list (default), pattern, local-lm, openai")
+    explain.add_argument("--explainer", default="pattern",
+                         help="pattern (default: a sentence naming the pattern, with examples), token-list, "
+                         "local-lm, openai")
     explain.add_argument("--force", action="store_true", help="rewrite existing explanations by this method")
     explain.add_argument("--no-score", action="store_true", help="do not score the new explanations")
     explain.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from featurepedia.interp import ActivationRecord, get_explainer
@@ -47,3 +49,20 @@ def test_no_clear_pattern(explainer):
     text = explainer.explain(records)
     assert text.startswith("no clear pattern") or explainer.last_details["candidates"][0][1] >= 0.75
     assert explainer.explain(_records([("nothing fires here", set())])).startswith("no clear pattern")
+
+
+def test_examples_are_whole_words_as_written(explainer):
+    """A token that is a piece of a word is shown as the word, in its case; a word the example's edge may
+    cut off ("Missou" at the end) is not shown when whole ones are there."""
+    def rec(tokens: list[str], active: set[int]) -> ActivationRecord:
+        return ActivationRecord(tokens, [1.0 if i in active else 0.0 for i in range(len(tokens))])
+
+    records = [rec([" in", " Miss", "ouri", " today"], {2}), rec([" from", " Miss", "ouri", " now"], {2}),
+               rec([" the", " Ath", "ab", "asca", " river"], {3}), rec([" near", " Ath", "ab", "asca", " lake"], {3}),
+               rec([" see", " Miss", "ou"], {2}), rec([" see", " Miss", "ou"], {2}), rec([" see", " Miss", "ou"], {2})]
+    text = explainer.explain(records)
+    words = explainer.last_details["candidates"]
+    shown = " ".join([text, *(c for c, _ in words)])
+    assert "Missouri" in shown and "Athabasca" in shown, shown
+    assert not re.search(r"Missou\b|\bouri|\basca|\bab\b", shown), shown
+    assert "missouri" not in shown  # written as it is written, not lower-cased

@@ -57,7 +57,8 @@ def test_without_a_shipped_sae_the_demo_only_scores_as_before(data_dir, monkeypa
     assert shipped_saes(MODEL) == {}
     demo.prepare_default_source(MODEL, DEFAULT, TOKENS, print, progress=False, saes={})
     assert demo.work_left(MODEL, DEFAULT, {}) == [f"map the features of {MODEL}/{DEFAULT}",
-                                                  "score 128 explanations with form"]
+                                                  "score 128 explanations with form",
+                                                  "explain 128 features with pattern and score them"]
     assert not Source.objects.filter(kind="sae").exists()
 
 
@@ -74,7 +75,8 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     assert not Source.objects.filter(slug=SAE).exists()
     left = demo.work_left(MODEL, DEFAULT, saes)
     assert left == [f"build the SAE features of {MODEL}/{SAE}", f"map the features of {MODEL}/{DEFAULT}",
-                    "score the explanations with form (128 now, and theirs)"]
+                    "score the explanations with form (128 now, and theirs)",
+                    "explain the features with pattern and score them (128 now, and theirs)"]
     started: list[list[str]] = []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
     assert demo.background_work(MODEL, DEFAULT, saes, TOKENS, said.append) == "child"
@@ -83,14 +85,28 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     command = started[0]
     assert command[command.index("demo"):] == ["demo", "--no-serve", "--quiet", "--tokens", str(TOKENS)]
 
-    # What that process does (scoring left out: the scorer is not this test's subject).
+    # What that process does (scoring and the pattern explainer left out: neither is this test's subject,
+    # and the explainer takes about a second per feature).
     scoring: list[set[str]] = []
 
     def score_pending(features, **kwargs):
         scoring.append(set(features.values_list("source__slug", flat=True)))
         return 0, 0
 
+    real_explain_features = batch.explain_features
+
+    def explain_features(features, explainer, **kwargs):
+        if explainer == "token-list":
+            return real_explain_features(features, explainer, **kwargs)
+        assert explainer == "pattern" and kwargs["score"]  # each scored as it is written
+        explaining.append(set(features.values_list("source__slug", flat=True)))
+        todo = list(features.exclude(explanations__method=explainer))
+        Explanation.objects.bulk_create([Explanation(feature=f, method=explainer, text="a pattern") for f in todo])
+        return len(todo)
+
+    explaining: list[set[str]] = []
     monkeypatch.setattr(batch, "score_pending", score_pending)
+    monkeypatch.setattr(batch, "explain_features", explain_features)
     demo.finish_demo(MODEL, DEFAULT, saes, TOKENS, said.append, progress=False)
     sae = Source.objects.get(model__slug=MODEL, slug=SAE)
     assert sae.status == "ready" and sae.kind == "sae" and sae.features.count() == D_SAE
@@ -98,7 +114,10 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     assert sae.config["config"]["sae_path"] == str(saes[SAE])  # where live inference reads its weights
     assert sae.config["source"]["evaluation"]["fve"] == 0.8123  # the pages' figures
     assert Explanation.objects.filter(feature__source=sae, method="token-list").count() == D_SAE
+    assert Explanation.objects.filter(method="pattern").count() == 128 + D_SAE
     assert scoring == [{DEFAULT, SAE}]  # one scoring pass over both sources
+    assert explaining == [{DEFAULT}, {SAE}]  # then the pattern explanations of each, neurons first
+    assert said[-1] == f"explained {D_SAE} features of {MODEL}/{SAE} with pattern and scored them"
     campaign = default_campaign(MODEL, DEFAULT)
     assert campaign is not None and campaign.source.slug == DEFAULT
     assert campaign.feature_queryset().filter(source=sae).count() == D_SAE
@@ -106,7 +125,8 @@ def test_the_demo_builds_the_shipped_sae_in_the_background_and_a_rerun_redoes_no
     assert f"the 128 neurons and the {D_SAE} SAE features of layer 1 of {MODEL}" in campaign.description
     assert set(SourceMap.objects.values_list("source__slug", flat=True)) == {DEFAULT, SAE}  # both mapped
     assert any(s.startswith(f"mapped the features of {MODEL}/{SAE} in ") for s in said)
-    assert demo.work_left(MODEL, DEFAULT, saes) == [f"score {128 + D_SAE} explanations with form"]
+    # The stand-ins scored nothing: the token lists and the pattern explanations are left to score.
+    assert demo.work_left(MODEL, DEFAULT, saes) == [f"score {2 * (128 + D_SAE)} explanations with form"]
 
     # A rerun builds and explains nothing again, and the campaign gains nothing.
     def no_build(*args, **kwargs):
@@ -128,6 +148,9 @@ def test_an_sae_that_cannot_be_built_is_reported_and_scoring_goes_on(shipped_roo
     saes = shipped_saes(MODEL)
     demo.prepare_default_source(MODEL, DEFAULT, TOKENS, print, progress=False, saes=saes)
     monkeypatch.setattr(batch, "score_pending", lambda features, **kwargs: (3, 0))
+    real_explain_features = batch.explain_features
+    monkeypatch.setattr(batch, "explain_features", lambda features, explainer, **kwargs: (
+        real_explain_features(features, explainer, **kwargs) if explainer == "token-list" else 0))
     said: list[str] = []
     demo.finish_demo(MODEL, DEFAULT, saes, TOKENS, said.append, progress=False)
     assert any(f"could not build {MODEL}/{SAE}" in s and "eval.json is not valid JSON" in s for s in said)

@@ -213,3 +213,52 @@ def test_a_score_is_said_in_words_on_the_feature_page_and_in_the_puzzle(world, c
     assert "0.5 is chance, 1 is always" in page
     puzzle = client.get(f"/play/{world['campaign'].slug}/{world['features'][0].pk}?reveal=1").content.decode()
     assert "neuron fires above a random place where it does not 82% of the time" in puzzle
+
+
+def test_advanced_mode_shows_each_tokens_prediction_beside_its_true_activation(world, make_user, client):
+    """A score's per-token predictions (details.token_predictions) are shaded under the true activations of
+    the examples it was computed on, in advanced mode only; classes a1..a20, no inline style."""
+    import re
+
+    from featurepedia.web.explanations.scoring import feature_records, score_explanation
+
+    cats = world["features"][0]
+    explanation = Explanation.objects.create(feature=cats, text="cat words", method="token-list")
+    score = score_explanation(explanation)
+    assert score.status == "ok" and score.details["token_predictions"]
+    records = feature_records(cats).split().score
+    html = client.get(feature_url(cats)).content.decode()
+    assert "pred-pair" not in html  # simple mode: the score alone
+    client.force_login(make_user("dave", advanced_mode=True))
+    html = client.get(feature_url(cats)).content.decode()
+    assert f"What form predicted on the {len(records)} examples it scored" in html
+    pairs = re.findall(r'<div class="pred-pair[^"]*">(.*?)</div>\s*</div>', html, re.S)
+    assert len(pairs) == len(records)
+    # Each pair shows one example twice: its true values, then the stored predictions, token for token.
+    for pair, record, predicted in zip(pairs, records, score.details["token_predictions"], strict=True):
+        actual_row, predicted_row = pair.split('<div class="ctx pred">')
+        assert re.findall(r'title="([^"]*)"', actual_row) == [f"{v:.4g}" for v in record.values]
+        assert re.findall(r'title="([^"]*)"', predicted_row) == [f"predicted {p:.3g}" for p in predicted]
+    strongest = max(max(p) for p in score.details["token_predictions"])
+    assert f'class="a20" title="predicted {strongest:.3g}"' in html  # shaded relative to the strongest
+    block = html[html.index('<details class="predictions'):]
+    assert "style" not in block[:block.index("</details>")] and "<script" not in block[:block.index("</details>")]
+    # Another number of examples than the score saw (the source was rebuilt): no predictions, no error.
+    score.details = {**score.details, "token_predictions": score.details["token_predictions"][:-1]}
+    score.save()
+    html = client.get(feature_url(cats)).content.decode()
+    assert "pred-pair" not in html and "cat words" in html
+
+
+def test_the_puzzle_shows_the_predictions_in_advanced_mode_once_the_explanations_are_shown(world, make_user, client):
+    from featurepedia.web.explanations.scoring import feature_records, score_explanation
+
+    cats = world["features"][0]
+    score_explanation(Explanation.objects.create(feature=cats, text="cat words", method="token-list"))
+    url = reverse("puzzle", args=["tiny-1", cats.pk])
+    client.force_login(make_user("erin"))
+    assert "pred-pair" not in client.get(url + "?reveal=1").content.decode()
+    client.force_login(make_user("dave", advanced_mode=True))
+    html = client.get(url + "?reveal=1").content.decode()
+    n = len(feature_records(cats).split().score)
+    assert f"What form predicted on the {n} examples it scored" in html and html.count('<div class="ctx pred">') == n

@@ -85,7 +85,7 @@ def test_a_source_without_a_stored_run_says_its_density_rule_is_unknown():
 def test_explain_then_score_a_planted_feature():
     feature = planted_feature()
     explanation = explain_feature(feature)
-    assert explanation.method == "token-list" and explanation.text
+    assert explanation.method == "pattern" and explanation.text  # the default explainer
     assert any(a in explanation.text.lower() for a in ANIMALS)
     good = score_explanation(explanation)
     assert good.status == ExplanationScore.Status.OK and good.value > 0.8
@@ -197,12 +197,14 @@ def test_demo_scores_in_a_background_process_with_a_command_that_scores_what_is_
     started, said = [], []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append(command) or "child")
     assert demo.background_work("planted", "0-res-sae", {}, 1000, said.append) == "child"
-    assert "in the background: score 4 explanations with form" in said[0]  # 4 features: too few to map
+    # 4 features: too few to map
+    assert "in the background: score 4 explanations with form; then explain 4 features with pattern" in said[0]
     command = started[0]
     assert command[0].endswith("nice") and command[1:3] == ["-n", "10"]  # low priority: the site stays quick
     assert command[command.index("demo"):] == ["demo", "--no-serve", "--quiet", "--tokens", "1000"]
     # The child's command line, run here with the planted source as the default (its model is already
-    # prepared and the test database migrated): it scores exactly what was pending.
+    # prepared and the test database migrated): it scores exactly what was pending, then writes a pattern
+    # explanation of each feature and scores it.
     monkeypatch.setattr(embedded, "prepare", lambda: None)
     monkeypatch.setattr(demo, "setup", lambda: None)
     monkeypatch.setenv("FEATUREPEDIA_DEFAULT_MODEL", "planted")
@@ -214,6 +216,9 @@ def test_demo_scores_in_a_background_process_with_a_command_that_scores_what_is_
         monkeypatch.delenv("FEATUREPEDIA_DEFAULT_MODEL")
         monkeypatch.delenv("FEATUREPEDIA_DEFAULT_SOURCE")
         reset_settings()
-    assert ExplanationScore.objects.filter(status="ok").count() == 4
+    assert ExplanationScore.objects.filter(status="ok").count() == 8
+    patterns = Explanation.objects.filter(method="pattern")
+    assert patterns.count() == 4 and all(e.scores.get().status == "ok" for e in patterns)
+    assert all(e.text.startswith("words like") or "such as" in e.text for e in patterns)  # sentences
     assert demo.background_work("planted", "0-res-sae", {}, 1000, said.append) is None  # nothing left: no process
     assert len(started) == 1

@@ -10,9 +10,11 @@ active tokens poorly it says "no clear pattern" and names the most active words.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from featurepedia.interp.backends.sentence import embed
 from featurepedia.interp.forms import lexicon as lx
@@ -44,7 +46,7 @@ class PatternExplainer:
     """Explains a feature by the best-checked description of what its active tokens share."""
 
     name = "pattern"
-    version = "1"
+    version = "3"  # 2: whole words as written; 3: the words carrying most activation as a candidate and fallback
 
     def __init__(self, active_frac: float = 0.5, min_share: float = 0.5):
         """Args:
@@ -81,7 +83,17 @@ class PatternExplainer:
         self.last_details = {"explainer": self.name, "version": self.version,
                              "candidates": [[t, v] for v, _, _, t in scored[:8]], "checked_on": len(check)}
         if best_value < NO_PATTERN:
-            return f"no clear pattern; most active on {_examples(self._active(build), 3)}"
+            # The words that carry most of the activation, checked like the candidates: of the most active
+            # words by strength and the best candidate's own words, the reading that scores better.
+            fallbacks = [f"no clear pattern; most active on words such as {_and(self._strongest(build, 4))}"]
+            if best.startswith("words like "):
+                fallbacks.append(f"no clear pattern; most active on words such as {best.removeprefix('words like ')}")
+            pieces = self._strongest(build, 4, pieces=True)
+            if pieces:
+                fallbacks.append(f"no clear pattern; most active on words such as {_and(pieces)}")
+            values = [auroc(prep.labels, scorer.predict(t, parse(t), prep)) if prep.labels.any() else 0.5
+                      for t in fallbacks]
+            return fallbacks[int(np.argmax(values))]
         return best
 
     def _active(self, records: Sequence[ActivationRecord]) -> list[TokenInfo]:
@@ -154,7 +166,39 @@ class PatternExplainer:
         if share(lambda t: t.code_line) >= 0.7:
             out.append(f"code, such as {_examples(act)}")
         out.append(f"words like {_examples(act, 3)}")
+        strongest = self._strongest(records, 4)
+        if strongest:
+            out.append(f"words like {_and(strongest)}")
         return list(dict.fromkeys(out))
+
+    def _strongest(self, records: Sequence[ActivationRecord], n: int, pieces: bool = False) -> list[str]:
+        """The ``n`` words carrying most of the activation (each token's value / its record's max, summed
+        per word), written as whole words; words an example's edge may cut off only if no others. With
+        ``pieces``, by token instead: a piece of a word is quoted with the word it was in ('"ym" (as in
+        anonymous)'), since a neuron that fires on a piece fires on it in other words too."""
+        weight: defaultdict[str, float] = defaultdict(float)
+        spelled: dict[str, Counter[str]] = {}
+        cut: set[str] = set()
+        for r in records:
+            peak = r.max_value
+            if peak <= 0:
+                continue
+            for t, v in zip(token_infos(r.tokens), r.values, strict=True):
+                shown = _surface(t)
+                if v <= 0 or not shown or shown.startswith("<|"):
+                    continue
+                if pieces and t.text and t.surface != t.text and t.surface[:1].isalpha():
+                    shown = f'"{t.text}" (as in {t.surface})' if not t.cut else f'"{t.text}"'
+                    weight[t.text.lower()] += v / peak
+                    spelled.setdefault(t.text.lower(), Counter())[shown] += 1
+                    continue
+                weight[shown.lower()] += v / peak
+                spelled.setdefault(shown.lower(), Counter())[shown] += 1
+                if t.cut:
+                    cut.add(shown.lower())
+        whole = [w for w in weight if w not in cut] or list(weight)
+        ranked = sorted(whole, key=lambda w: (-weight[w], w))[:n]
+        return [spelled[w].most_common(1)[0][0] for w in ranked]
 
     def _position(self, act: list[TokenInfo], out: list[str]) -> None:
         n = len(act)
@@ -179,15 +223,30 @@ def _year(chunk: str) -> str:
 
 
 def _examples(tokens: Sequence[TokenInfo], n: int = 2, key: Any = None) -> str:
-    """The most frequent words of ``tokens`` as examples: "running and making"."""
-    counts = Counter((key(t) if key else _surface(t)) for t in tokens)
-    top = [w for w, _ in counts.most_common(n) if w]
+    """The most frequent words of ``tokens`` as examples, written as a person would: "running and making".
+
+    A token that is a piece of a word is shown as its whole word ("Missouri", not "Miss" or "ouri"), in
+    the case it is written; words the example's edge may cut off are used only when there are no others.
+    """
+    if key is not None:
+        counts = Counter(key(t) for t in tokens)
+        top = [w for w, _ in counts.most_common(n) if w]
+        return _and(top) if top else "these"
+    pool = [t for t in tokens if not t.cut] or list(tokens)
+    spelled: dict[str, Counter[str]] = {}
+    for t in pool:
+        shown = _surface(t)
+        if shown:
+            spelled.setdefault(shown.lower(), Counter())[shown] += 1
+    ranked = sorted(spelled, key=lambda w: (-sum(spelled[w].values()), w))[:n]
+    top = [spelled[w].most_common(1)[0][0] for w in ranked]
     return _and(top) if top else "these"
 
 
 def _surface(t: TokenInfo) -> str:
-    """How a token's word is written: its own text when it is a whole word, else the joined word."""
-    return t.text if (t.first_piece and t.last_piece) or not t.word.isalpha() else t.word
+    """How a token's word is written: the whole word for a piece of one ("installing" for "ing"), else the
+    token's own text (a number, a symbol)."""
+    return t.surface if t.surface[:1].isalpha() else t.text
 
 
 def _and(items: list[str]) -> str:

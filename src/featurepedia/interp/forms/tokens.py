@@ -23,6 +23,9 @@ class TokenInfo:
         raw: the display string.
         text: stripped display string (original case).
         word: the whole word the token is a piece of, lower-cased ("installing" for both " install" and "ing").
+        surface: that word as written (its pieces joined, original case: "Installing").
+        cut: the word touches an edge of the text without a space there, so it may be a piece of a longer
+            word the text cuts off ("Missou" at the end of an example of "Missouri").
         last_piece / first_piece: the token ends / starts its word.
         prev / next: the neighbouring non-blank tokens' stripped text ("" at the edges).
         chunk: the whitespace-free stretch of text holding the token (e.g. "/usr/bin/python").
@@ -35,6 +38,8 @@ class TokenInfo:
     raw: str
     text: str
     word: str
+    surface: str
+    cut: bool
     last_piece: bool
     first_piece: bool
     prev: str
@@ -60,6 +65,8 @@ def token_infos(tokens: Sequence[str]) -> list[TokenInfo]:
     stripped = [t.strip() for t in tokens]
     # words: spans of pieces
     word_of = [""] * n
+    surface_of = [""] * n
+    cut_of = [False] * n
     first = [True] * n
     last = [True] * n
     i = 0
@@ -67,9 +74,11 @@ def token_infos(tokens: Sequence[str]) -> list[TokenInfo]:
         j = i
         while j + 1 < n and _is_piece(tokens[j], tokens[j + 1]):
             j += 1
-        w = "".join(stripped[i: j + 1]).lower()
+        surface = "".join(stripped[i: j + 1])
+        alpha = surface[:1].isalpha()
+        cut = alpha and ((i == 0 and not tokens[0][:1].isspace()) or (j == n - 1 and surface[-1:].isalpha()))
         for k in range(i, j + 1):
-            word_of[k] = w
+            word_of[k], surface_of[k], cut_of[k] = surface.lower(), surface, cut
             first[k], last[k] = k == i, k == j
         i = j + 1
     # chunks between whitespace
@@ -109,7 +118,8 @@ def token_infos(tokens: Sequence[str]) -> list[TokenInfo]:
         sent_end = bool(s) and (s[-1] in _SENTENCE_END or s.rstrip("\"”')")[-1:] in _SENTENCE_END
                                 or (is_word and nxt[:1] in _SENTENCE_END and nxt[:1] != ""))
         out.append(TokenInfo(
-            raw=tok, text=s, word=word_of[k], last_piece=last[k], first_piece=first[k], prev=prev_text.lower(),
+            raw=tok, text=s, word=word_of[k], surface=surface_of[k], cut=cut_of[k], last_piece=last[k],
+            first_piece=first[k], prev=prev_text.lower(),
             next=nxt.lower(), chunk=chunk_of[k], in_quotes=in_q, in_parens=in_p,
             sentence_start=sent_start, sentence_end=sent_end, line_start=bool(s) and after_break and k > 0,
             code_line=code_lines[min(line, len(code_lines) - 1)], position=k))

@@ -78,24 +78,30 @@ class FormScorer:
 
     def __init__(self, literal_weight: float = 0.3, embedding_weight: float = 0.1,
                  topic_literal_weight: float = 1.0, generic_weight: float = 0.5, generic: str = "a word",
-                 model_path: str | None = None):
+                 expand_words: int = 0, expand_weight: float = 0.0, model_path: str | None = None):
         """Args:
             literal_weight: weight of a literal example's match when the explanation also states rules.
             embedding_weight: weight of the word cosine when the explanation states rules (a tie-breaker).
             topic_literal_weight: weight of a literal match beside the cosine when it states no rule.
             generic_weight / generic: the word cosine is lowered by this times the word's cosine with
                 ``generic``, so words close to everything (hubs) do not outrank words close to the topic.
+            expand_words / expand_weight: for an explanation with no rule (a topic), the ``expand_words``
+                distinct words of the records closest to it stand in for the topic's vocabulary (pseudo-relevance
+                feedback, from the tokens alone, never the activations); each token's cosine with their centroid
+                is added with this weight, so "animals" is read as the animals these texts name.
             model_path: a sentence-transformers folder; default the embedded all-MiniLM-L6-v2.
         """
         self.literal_weight, self.embedding_weight = literal_weight, embedding_weight
         self.topic_literal_weight, self.model_path = topic_literal_weight, model_path
         self.generic_weight, self.generic = generic_weight, generic
+        self.expand_words, self.expand_weight = expand_words, expand_weight
 
     @property
     def settings(self) -> dict[str, Any]:
         return {"literal_weight": self.literal_weight, "embedding_weight": self.embedding_weight,
                 "topic_literal_weight": self.topic_literal_weight, "generic_weight": self.generic_weight,
-                "generic": self.generic, "model": self.model_path or EMBEDDING_MODEL}
+                "generic": self.generic, "expand_words": self.expand_words, "expand_weight": self.expand_weight,
+                "model": self.model_path or EMBEDDING_MODEL}
 
     def score(self, explanation: str, records: Sequence[ActivationRecord]) -> ScoreResult:
         """Token-level AUROC of the explanation's predictions between active and quiet tokens."""
@@ -129,9 +135,12 @@ class FormScorer:
         """One prediction per token of the prepared records ([n_tokens], float64)."""
         query = embed([text], self.model_path)[0]  # [d]
         cos = (prep.words @ query).astype(np.float64)  # [n_tokens]
-        if self.generic_weight:
-            cos -= self.generic_weight * (prep.words @ embed([self.generic], self.model_path)[0])
+        hub = (prep.words @ embed([self.generic], self.model_path)[0]).astype(np.float64) if self.generic_weight \
+            else 0.0
+        cos -= self.generic_weight * hub
         form = _rule_values(reading.rules, prep) if reading.rules else None
+        if form is None and self.expand_words and self.expand_weight:
+            cos = cos + self.expand_weight * (self._expanded(cos, prep) - self.generic_weight * hub)
         lit = _literal_values(reading.literals, prep) if reading.literals else None
         if form is not None:
             out = form + self.embedding_weight * cos
@@ -139,6 +148,27 @@ class FormScorer:
                 out += self.literal_weight * lit
             return out
         return cos + (self.topic_literal_weight * lit if lit is not None else 0.0)
+
+    def _expanded(self, cos: np.ndarray, prep: _Prepared) -> np.ndarray:
+        """Each token's cosine with the centroid of the ``expand_words`` distinct words closest to the query."""
+        norms = np.abs(prep.words).sum(axis=1) > 0
+        order = np.argsort(-cos, kind="stable")
+        picked: list[int] = []
+        seen: set[bytes] = set()
+        for i in order:
+            if not norms[i]:
+                continue
+            key = prep.words[i].tobytes()
+            if key not in seen:
+                seen.add(key)
+                picked.append(int(i))
+                if len(picked) >= self.expand_words:
+                    break
+        if not picked:
+            return np.zeros_like(cos)
+        centroid = prep.words[picked].mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-9)
+        return (prep.words @ centroid).astype(np.float64)
 
     def prepare(self, records: Sequence[ActivationRecord]) -> _Prepared:
         """Token data and word embeddings of the records, cached by their content hash."""

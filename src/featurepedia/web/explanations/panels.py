@@ -19,9 +19,10 @@ def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, 
     """The feature's explanations (filtered by method in advanced mode), what a failed submission wrote,
     today's allowance, and where forms come back to."""
     feature = page["feature"]
-    method = request.GET.get("method", "") if get_prefs(request).advanced_mode else ""
+    advanced = get_prefs(request).advanced_mode
+    method = request.GET.get("method", "") if advanced else ""
     return {
-        "explanations": shown_explanations(request, feature, method),
+        "explanations": shown_explanations(request, feature, method, predictions=advanced),
         "kept_text": request.session.get(KEPT_TEXT, {}).get(str(feature.pk), ""),
         "allowance": explanations_allowance(request.user) if request.user.is_authenticated else None,
         "next": request.get_full_path(),

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Chosen from bench/autointerp.py: see docs/autointerp.md for the figures behind it.
 DEFAULT_SCORER = "form"
-DEFAULT_EXPLAINER = "token-list"
+DEFAULT_EXPLAINER = "pattern"
 
 
 @dataclass

@@ -67,7 +67,8 @@ def explanation_list(request: HttpRequest, feature: Feature) -> HttpResponse:
     prefs = get_prefs(request)
     method = request.GET.get("method", "") if prefs.advanced_mode else ""
     return render(request, "explanations/_list.html", {
-        "feature": feature, "explanations": shown_explanations(request, feature, method), "prefs": prefs, "htmx": True,
+        "feature": feature, "explanations": shown_explanations(request, feature, method, predictions=prefs.advanced_mode),
+        "prefs": prefs, "htmx": True,
         "next": request.POST.get("next") or feature_url(feature)})
 
 

@@ -73,7 +73,8 @@ def _puzzle_context(request: HttpRequest, camp: Campaign, feature: Feature, **ex
     context = {
         "campaign": camp, "feature": feature, "src": feature.source, "prefs": prefs,
         "clues": clues_for(feature, prefs.explicit_filter),
-        "explanations": shown_explanations(request, feature), "revealed": revealed, "answered": answered,
+        "explanations": shown_explanations(request, feature, predictions=prefs.advanced_mode and revealed),
+        "revealed": revealed, "answered": answered,
         "previous": state.previous(camp, feature.pk), "progress": (explained, total),
         "answers": ANSWERS, "pending": pending.count(request), "text": extra.pop("text", ""),
         "feature_url": reverse("feature", args=[feature.source.model.slug, feature.source.slug, feature.index]),
