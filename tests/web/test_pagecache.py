@@ -124,3 +124,68 @@ def test_a_campaign_that_ends_or_starts_leaves_or_joins_the_shared_page(client, 
     assert "Starts in a moment" not in _page(client, cats)
     Campaign.objects.filter(slug="later").update(starts=timezone.now() - timedelta(seconds=1))
     assert "Starts in a moment" in _page(client, cats)
+
+
+def _tokens_out(html: str) -> str:
+    return re.sub(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")[A-Za-z0-9]+', r"\1T", html)
+
+
+def test_a_first_time_visitor_gets_the_shared_page_without_rendering_identity_or_gzip(world):
+    import gzip
+
+    from django.test import Client
+
+    cats = world["features"][0]
+    url = reverse("feature", args=["tiny", "1-mlp", cats.index])
+    first = Client().get(url)
+    assert first.templates  # rendered, and now kept
+    again = Client().get(url)
+    assert not again.templates and again.status_code == 200  # straight from the cache: no template rendered
+    assert _tokens_out(again.content.decode()) == _tokens_out(first.content.decode())
+    assert again["Content-Security-Policy"] == first["Content-Security-Policy"] and again["X-Frame-Options"] == "DENY"
+    packed = Client().get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert packed["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed["Vary"]
+    assert int(packed["Content-Length"]) == len(packed.content) < len(first.content) / 2
+    assert _tokens_out(gzip.decompress(packed.content).decode()) == _tokens_out(first.content.decode())
+    assert not packed.templates
+
+
+def test_htmx_requests_from_a_shared_page_carry_the_visitors_own_token(world):
+    import json
+
+    from django.test import Client
+
+    cats = world["features"][0]
+    Client().get(reverse("feature", args=["tiny", "1-mlp", cats.index]))
+    visitor = Client(enforce_csrf_checks=True)
+    html = _page(visitor, cats)
+    header = json.loads(re.search(r"hx-headers='([^']+)'", html).group(1))["X-CSRFToken"]
+    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    assert visitor.post(action, {"text": "cats and kittens"}, HTTP_X_CSRFTOKEN=header).status_code != 403
+
+
+def test_a_ban_or_a_new_display_name_shows_at_once_on_the_shared_page(world, make_user):
+    from django.test import Client
+
+    cats = world["features"][0]
+    alice = make_user("alice")
+    Explanation.objects.create(feature=cats, text="small furry pets", method="human", author=alice)
+    assert "by alice" in _page(Client(), cats)
+    alice.profile.display_name = "Whiskers"
+    alice.profile.save()
+    assert "by Whiskers" in _page(Client(), cats)
+    alice.profile.banned = True
+    alice.profile.save(update_fields=["banned"])  # as the admin's ban action does
+    assert "small furry pets" not in _page(Client(), cats)
+
+
+def test_visitors_with_a_session_or_a_notice_never_get_the_shared_page(world, client):
+    from django.test import Client
+
+    numbers = world["features"][1]
+    assert "fucking" in _page(Client(), numbers)  # kept as every first-time visitor's page
+    client.post(reverse("onboarding"), {"explicit_filter": "on"})  # a visitor's preference, in their session
+    assert "fucking" not in _page(client, numbers)
+    noticed = Client()
+    noticed.cookies["messages"] = "x"
+    assert noticed.get(reverse("feature", args=["tiny", "1-mlp", numbers.index])).templates

@@ -104,6 +104,9 @@ MIDDLEWARE = [
     # Outermost after security headers: a lost database answers 503 + Retry-After (web/outage.py).
     "featurepedia.web.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages first-time visitors share, straight from the cache (catalog/pagecache.py): before sessions,
+    # authentication, templates and compression, which it does itself.
+    "featurepedia.web.catalog.pagecache.SharedPageMiddleware",
     # Feature pages carry one span per token (~400 KB of HTML); gzip makes them ~10x smaller. Django's
     # GZipMiddleware pads responses against BREACH.
     "django.middleware.gzip.GZipMiddleware",

@@ -71,21 +71,27 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
                                 source__model__slug=model, source__slug=source, index=index)
     src = feature.source
 
-    def page() -> HttpResponse:
-        filters = active_text_filters(request)
-        every_group = request.GET.get("groups") == "all"
-        dashboard = pagecache.cached_html(
-            "feature", (feature.pk, src.updated.isoformat(), sorted(filters), every_group),
-            lambda: render_to_string("catalog/_dashboard.html", _dashboard_context(feature, filters, every_group)))
-        return render(request, "catalog/feature.html", {
-            "feature": feature, "src": src, "dashboard": dashboard,
-            "prev_index": index - 1 if index > 0 else None,
-            "next_index": index + 1 if index + 1 < src.n_features else None,
-        })
+    filters = active_text_filters(request)
+    every_group = request.GET.get("groups") == "all"
+    dashboard = pagecache.cached_html(
+        "feature", (feature.pk, src.updated.isoformat(), sorted(filters), every_group),
+        lambda: render_to_string("catalog/_dashboard.html", _dashboard_context(feature, filters, every_group)))
+    return render(request, "catalog/feature.html", {
+        "feature": feature, "src": src, "dashboard": dashboard,
+        "prev_index": index - 1 if index > 0 else None,
+        "next_index": index + 1 if index + 1 < src.n_features else None,
+    })
 
-    # A first-time visitor's page is everyone's: kept whole while nothing it shows changes.
-    return pagecache.shared_page(request, "feature-page",
-                                 (feature.pk, src.updated.isoformat(), src.n_features, *feature_stamps(feature)), page)
+
+def shared_feature_page(model: str, source: str, index: int) -> tuple | None:
+    """What a feature page shows a first-time visitor depends on (pagecache.SharedPageMiddleware keeps the
+    whole page while these stay the same): the source's build, and every app's stamp of the feature."""
+    row = (Feature.objects.filter(source__model__slug=model, source__slug=source, index=index)
+           .values_list("pk", "source_id", "source__updated", "source__n_features").first())
+    if row is None:
+        return None
+    pk, source_id, updated, n_features = row
+    return (pk, updated.isoformat(), n_features, *feature_stamps(Feature(pk=pk, source_id=source_id, index=index)))
 
 
 def feature_group(request: HttpRequest, model: str, source: str, index: int, group: str) -> HttpResponse:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Count, Max
 from django.http import HttpRequest
 
 from featurepedia.web.catalog.extensions import Panel, register_feature_stamp, register_panel
@@ -28,10 +27,11 @@ def feature_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, 
 
 
 def comments_stamp(feature: Any) -> tuple:
-    """What the panel shows every visitor: the shown comments (a new, deleted, hidden or restored one moves
-    their count or newest id), so the shared page cache never serves an old discussion."""
-    shown = services.visible_comments(feature).aggregate(n=Count("id"), last=Max("id"))
-    return (shown["n"], shown["last"])
+    """What the panel shows every visitor: the shown comments (a new, deleted, hidden or restored one, or a
+    ban of its author, changes the list; comments are never edited) and their authors' names, so the shared
+    page cache never serves an old discussion."""
+    return tuple(services.visible_comments(feature).order_by("id").values_list(
+        "id", "author__username", "author__profile__display_name"))
 
 
 def register() -> None:

@@ -1,7 +1,8 @@
 """A stamp of what players and scorers have done to a feature, read in one query (for cache keys).
 
 It changes whenever an explanation, a score, a vote, a This-vs-That comparison, an Odd-one-out answer or a
-flag of the feature is added, changed or deleted: counts catch deletions, the latest ``updated`` (or id,
+flag of the feature is added, changed or deleted, and when an author of its explanations is banned or
+renamed: counts catch deletions, the latest ``updated`` (or id,
 for rows that are only ever added) catches the rest. Every write path of these rows saves through the ORM
 (``updated`` is ``auto_now``) or adds rows; a path that changed them with ``QuerySet.update`` would have to
 set ``updated`` itself.
@@ -40,7 +41,16 @@ def stamp(feature_id: int) -> tuple[str, ...]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [feature_id] * sql.count("%s"))
         row = cursor.fetchone()
-    return tuple(str(v) for v in row)
+    return (*(str(v) for v in row), authors_stamp(feature_id))
+
+
+def authors_stamp(feature_id: int) -> str:
+    """The authors of the feature's explanations as pages show them: name, display name, banned (a ban hides
+    their explanations, a new display name shows at once). Profiles have no ``updated``: read them all."""
+    rows = (Explanation.objects.filter(feature_id=feature_id, author__isnull=False).order_by("author_id")
+            .values_list("author_id", "author__username", "author__profile__display_name",
+                         "author__profile__banned").distinct())
+    return repr(list(rows))
 
 
 def campaigns_stamp() -> tuple[str, ...]:
