@@ -189,3 +189,23 @@ def test_visitors_with_a_session_or_a_notice_never_get_the_shared_page(world, cl
     noticed = Client()
     noticed.cookies["messages"] = "x"
     assert noticed.get(reverse("feature", args=["tiny", "1-mlp", numbers.index])).templates
+
+
+def test_the_api_feature_read_is_cached_compressed_and_never_stale(client, world, make_user):
+    import gzip
+    import json
+
+    cats = world["features"][0]
+    url = f"/api/feature/tiny/1-mlp/{cats.index}"
+    assert client.get(url).json()["explanations"] == []
+    e = Explanation.objects.create(feature=cats, text="small furry pets", method="human", author=make_user("alice"))
+    assert [x["description"] for x in client.get(url).json()["explanations"]] == ["small furry pets"]
+    cast_vote(make_user("bob"), e, 1)
+    assert client.get(url).json()["explanations"][0]["ups"] == 1
+    e.author.profile.display_name = "Whiskers"
+    e.author.profile.save()
+    packed = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+    assert packed["Content-Encoding"] == "gzip" and packed["Content-Type"].startswith("application/json")
+    assert json.loads(gzip.decompress(packed.content))["explanations"][0]["author"] == "Whiskers"
+    world["source"].save()
+    assert client.get(url).json() == json.loads(gzip.decompress(packed.content))  # a rebuild: rendered again, same

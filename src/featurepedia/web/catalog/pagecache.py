@@ -58,8 +58,8 @@ def cached_html(kind: str, parts: Iterable[object], render: Callable[[], str]) -
 
 
 # The per-visitor CSRF token appears in forms and in the page's htmx headers (``X-CSRFToken``).
-_TOKEN = re.compile(r'(name="csrfmiddlewaretoken" value="|&quot;X-CSRFToken&quot;: &quot;|"X-CSRFToken": ")'
-                    r'[A-Za-z0-9]{32,64}')
+# Both only ever come from templates: text of users is escaped (its quotes are &quot;), so it cannot match.
+_TOKEN = re.compile(r'(name="csrfmiddlewaretoken" value="|"X-CSRFToken": ")[A-Za-z0-9]{32,64}')
 _SLOT = "\x00csrf\x00"
 _SHARED: dict[str, Callable[..., tuple | None]] = {}  # URL name -> (URL kwargs -> the page's stamps, or None)
 # Response headers a shared page keeps (the policy and framing headers the inner middleware set on it).
@@ -103,6 +103,12 @@ class SharedPage:
         headers = [(k, v) for k, v in response.items() if k.lower() in _KEPT_HEADERS]
         return cls(response.status_code, headers, parts, [_deflate(p) for p in parts])
 
+    @classmethod
+    def whole(cls, response: HttpResponse) -> SharedPage:
+        """A response with no CSRF token in it (an API answer), kept as it is."""
+        headers = [(k, v) for k, v in response.items() if k.lower() in _KEPT_HEADERS]
+        return cls(response.status_code, headers, [response.content], [_deflate(response.content)])
+
     def response(self, token: str, gzip: bool) -> HttpResponse:
         if gzip:
             body = gzipped(self.parts, self.deflated, token.encode())
@@ -114,7 +120,7 @@ class SharedPage:
             response[k] = v
         if gzip:
             response["Content-Encoding"] = "gzip"
-        patch_vary_headers(response, ("Accept-Encoding", "Cookie"))
+        patch_vary_headers(response, ("Accept-Encoding", "Cookie") if len(self.parts) > 1 else ("Accept-Encoding",))
         return response
 
 
@@ -207,3 +213,18 @@ _GZIP = re.compile(r"\bgzip\b")
 
 def _accepts_gzip(request: HttpRequest) -> bool:
     return bool(_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")))
+
+
+def cached_response(request: HttpRequest, kind: str, parts: Iterable[object],
+                    render: Callable[[], HttpResponse]) -> HttpResponse:
+    """``render()``'s answer (the same for everyone, with no CSRF token: an API read), from the cache when it
+    holds it for these parts, compressed once rather than per request. Only 200s are kept."""
+    k = key(kind, parts)
+    page = cache.get(k)
+    if page is None:
+        response = render()
+        if response.status_code != 200 or response.streaming or response.has_header("Content-Encoding"):
+            return response
+        page = SharedPage.whole(response)
+        cache.set(k, page, TIMEOUT_S)
+    return page.response("", _accepts_gzip(request))
