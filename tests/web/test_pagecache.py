@@ -209,3 +209,26 @@ def test_the_api_feature_read_is_cached_compressed_and_never_stale(client, world
     assert json.loads(gzip.decompress(packed.content))["explanations"][0]["author"] == "Whiskers"
     world["source"].save()
     assert client.get(url).json() == json.loads(gzip.decompress(packed.content))  # a rebuild: rendered again, same
+
+
+def test_a_visitors_puzzle_shows_each_new_explanation_vote_ban_and_the_progress_at_once(client, world, make_user):
+    from featurepedia.web.catalog.models import Feature
+
+    cats, campaign = world["features"][0], world["campaign"]
+    url = reverse("puzzle", args=[campaign.slug, cats.pk]) + "?reveal=1"
+    explained = Feature.objects.filter(source=world["source"], explanations__status="live").distinct().count()
+    html = client.get(url).content.decode()
+    assert "small furry pets" not in html and f"{explained} of " in html
+    other = world["features"][-1]
+    Explanation.objects.filter(feature=other).delete()
+    alice = make_user("alice")
+    Explanation.objects.create(feature=other, text="something", method="human", author=alice)
+    e = Explanation.objects.create(feature=cats, text="small furry pets", method="human", author=alice)
+    html = client.get(url).content.decode()
+    now = Feature.objects.filter(source=world["source"], explanations__status="live").distinct().count()
+    assert "small furry pets" in html and f"{now} of " in html and now != explained
+    cast_vote(make_user("bob"), e, 1)
+    assert re.search(r"small furry pets.*?▲ 1", client.get(url).content.decode(), re.S)
+    alice.profile.banned = True
+    alice.profile.save(update_fields=["banned"])
+    assert "small furry pets" not in client.get(url).content.decode()
