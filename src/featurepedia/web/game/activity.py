@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from featurepedia.web.explanations.models import Explanation, ExplanationScore, Vote
-from featurepedia.web.game.models import Campaign, Comparison, Flag, OddOneAnswer
+from featurepedia.web.game.models import Campaign, Comparison, Flag, OddOneAnswer, Profile
 
 
 def _sql() -> str:
@@ -47,10 +47,13 @@ def stamp(feature_id: int) -> tuple[str, ...]:
 def authors_stamp(feature_id: int) -> str:
     """The authors of the feature's explanations as pages show them: name, display name, banned (a ban hides
     their explanations, a new display name shows at once). Profiles have no ``updated``: read them all."""
-    rows = (Explanation.objects.filter(feature_id=feature_id, author__isnull=False).order_by("author_id")
-            .values_list("author_id", "author__username", "author__profile__display_name",
-                         "author__profile__banned").distinct())
-    return repr(list(rows))
+    user_model = Explanation._meta.get_field("author").related_model
+    users, profiles = user_model._meta.db_table, Profile._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT e.author_id, u.username, p.display_name, p.banned FROM "
+                       f"{Explanation._meta.db_table} e JOIN {users} u ON u.id = e.author_id LEFT JOIN {profiles} p "
+                       "ON p.user_id = e.author_id WHERE e.feature_id = %s ORDER BY e.author_id", [feature_id])
+        return repr([(a, u, d, bool(b)) for a, u, d, b in cursor.fetchall()])
 
 
 def campaigns_stamp() -> tuple[str, ...]:
