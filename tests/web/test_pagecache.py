@@ -124,3 +124,111 @@ def test_a_campaign_that_ends_or_starts_leaves_or_joins_the_shared_page(client, 
     assert "Starts in a moment" not in _page(client, cats)
     Campaign.objects.filter(slug="later").update(starts=timezone.now() - timedelta(seconds=1))
     assert "Starts in a moment" in _page(client, cats)
+
+
+def _tokens_out(html: str) -> str:
+    return re.sub(r'(csrfmiddlewaretoken" value="|"X-CSRFToken": ")[A-Za-z0-9]+', r"\1T", html)
+
+
+def test_a_first_time_visitor_gets_the_shared_page_without_rendering_identity_or_gzip(world):
+    import gzip
+
+    from django.test import Client
+
+    cats = world["features"][0]
+    url = reverse("feature", args=["tiny", "1-mlp", cats.index])
+    first = Client().get(url)
+    assert first.templates  # rendered, and now kept
+    again = Client().get(url)
+    assert not again.templates and again.status_code == 200  # straight from the cache: no template rendered
+    assert _tokens_out(again.content.decode()) == _tokens_out(first.content.decode())
+    assert again["Content-Security-Policy"] == first["Content-Security-Policy"] and again["X-Frame-Options"] == "DENY"
+    packed = Client().get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert packed["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed["Vary"]
+    assert int(packed["Content-Length"]) == len(packed.content) < len(first.content) / 2
+    assert _tokens_out(gzip.decompress(packed.content).decode()) == _tokens_out(first.content.decode())
+    assert not packed.templates
+
+
+def test_htmx_requests_from_a_shared_page_carry_the_visitors_own_token(world):
+    import json
+
+    from django.test import Client
+
+    cats = world["features"][0]
+    Client().get(reverse("feature", args=["tiny", "1-mlp", cats.index]))
+    visitor = Client(enforce_csrf_checks=True)
+    html = _page(visitor, cats)
+    header = json.loads(re.search(r"hx-headers='([^']+)'", html).group(1))["X-CSRFToken"]
+    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    assert visitor.post(action, {"text": "cats and kittens"}, HTTP_X_CSRFTOKEN=header).status_code != 403
+
+
+def test_a_ban_or_a_new_display_name_shows_at_once_on_the_shared_page(world, make_user):
+    from django.test import Client
+
+    cats = world["features"][0]
+    alice = make_user("alice")
+    Explanation.objects.create(feature=cats, text="small furry pets", method="human", author=alice)
+    assert "by alice" in _page(Client(), cats)
+    alice.profile.display_name = "Whiskers"
+    alice.profile.save()
+    assert "by Whiskers" in _page(Client(), cats)
+    alice.profile.banned = True
+    alice.profile.save(update_fields=["banned"])  # as the admin's ban action does
+    assert "small furry pets" not in _page(Client(), cats)
+
+
+def test_visitors_with_a_session_or_a_notice_never_get_the_shared_page(world, client):
+    from django.test import Client
+
+    numbers = world["features"][1]
+    assert "fucking" in _page(Client(), numbers)  # kept as every first-time visitor's page
+    client.post(reverse("onboarding"), {"explicit_filter": "on"})  # a visitor's preference, in their session
+    assert "fucking" not in _page(client, numbers)
+    noticed = Client()
+    noticed.cookies["messages"] = "x"
+    assert noticed.get(reverse("feature", args=["tiny", "1-mlp", numbers.index])).templates
+
+
+def test_the_api_feature_read_is_cached_compressed_and_never_stale(client, world, make_user):
+    import gzip
+    import json
+
+    cats = world["features"][0]
+    url = f"/api/feature/tiny/1-mlp/{cats.index}"
+    assert client.get(url).json()["explanations"] == []
+    e = Explanation.objects.create(feature=cats, text="small furry pets", method="human", author=make_user("alice"))
+    assert [x["description"] for x in client.get(url).json()["explanations"]] == ["small furry pets"]
+    cast_vote(make_user("bob"), e, 1)
+    assert client.get(url).json()["explanations"][0]["ups"] == 1
+    e.author.profile.display_name = "Whiskers"
+    e.author.profile.save()
+    packed = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+    assert packed["Content-Encoding"] == "gzip" and packed["Content-Type"].startswith("application/json")
+    assert json.loads(gzip.decompress(packed.content))["explanations"][0]["author"] == "Whiskers"
+    world["source"].save()
+    assert client.get(url).json() == json.loads(gzip.decompress(packed.content))  # a rebuild: rendered again, same
+
+
+def test_a_visitors_puzzle_shows_each_new_explanation_vote_ban_and_the_progress_at_once(client, world, make_user):
+    from featurepedia.web.catalog.models import Feature
+
+    cats, campaign = world["features"][0], world["campaign"]
+    url = reverse("puzzle", args=[campaign.slug, cats.pk]) + "?reveal=1"
+    explained = Feature.objects.filter(source=world["source"], explanations__status="live").distinct().count()
+    html = client.get(url).content.decode()
+    assert "small furry pets" not in html and f"{explained} of " in html
+    other = world["features"][-1]
+    Explanation.objects.filter(feature=other).delete()
+    alice = make_user("alice")
+    Explanation.objects.create(feature=other, text="something", method="human", author=alice)
+    e = Explanation.objects.create(feature=cats, text="small furry pets", method="human", author=alice)
+    html = client.get(url).content.decode()
+    now = Feature.objects.filter(source=world["source"], explanations__status="live").distinct().count()
+    assert "small furry pets" in html and f"{now} of " in html and now != explained
+    cast_vote(make_user("bob"), e, 1)
+    assert re.search(r"small furry pets.*?▲ 1", client.get(url).content.decode(), re.S)
+    alice.profile.banned = True
+    alice.profile.save(update_fields=["banned"])
+    assert "small furry pets" not in client.get(url).content.decode()

@@ -104,6 +104,9 @@ MIDDLEWARE = [
     # Outermost after security headers: a lost database answers 503 + Retry-After (web/outage.py).
     "featurepedia.web.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages first-time visitors share, straight from the cache (catalog/pagecache.py): before sessions,
+    # authentication, templates and compression, which it does itself.
+    "featurepedia.web.catalog.pagecache.SharedPageMiddleware",
     # Feature pages carry one span per token (~400 KB of HTML); gzip makes them ~10x smaller. Django's
     # GZipMiddleware pads responses against BREACH.
     "django.middleware.gzip.GZipMiddleware",
@@ -168,7 +171,9 @@ def _database() -> dict[str, Any]:
         # avoid "database is locked" upgrades under concurrent writes.
         config["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                              "transaction_mode": "IMMEDIATE", "timeout": 30}
-        config["CONN_MAX_AGE"] = 0
+        # Each server thread keeps its connection (Django's are per thread): opening one and running the
+        # pragmas above at every request was a large part of a cached page's cost.
+        config["CONN_MAX_AGE"] = None
     return config
 
 

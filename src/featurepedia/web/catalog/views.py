@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -20,6 +21,7 @@ from featurepedia.web.catalog.extensions import active_text_filters, combined, f
 from featurepedia.web.catalog.models import ActivationExample, Feature, LanguageModel, Source
 
 FEATURES_PER_PAGE = 50
+_INDEX = Feature._meta.get_field("index").column
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -71,21 +73,31 @@ def feature_page(request: HttpRequest, model: str, source: str, index: int) -> H
                                 source__model__slug=model, source__slug=source, index=index)
     src = feature.source
 
-    def page() -> HttpResponse:
-        filters = active_text_filters(request)
-        every_group = request.GET.get("groups") == "all"
-        dashboard = pagecache.cached_html(
-            "feature", (feature.pk, src.updated.isoformat(), sorted(filters), every_group),
-            lambda: render_to_string("catalog/_dashboard.html", _dashboard_context(feature, filters, every_group)))
-        return render(request, "catalog/feature.html", {
-            "feature": feature, "src": src, "dashboard": dashboard,
-            "prev_index": index - 1 if index > 0 else None,
-            "next_index": index + 1 if index + 1 < src.n_features else None,
-        })
+    filters = active_text_filters(request)
+    every_group = request.GET.get("groups") == "all"
+    dashboard = pagecache.cached_html(
+        "feature", (feature.pk, src.updated.isoformat(), sorted(filters), every_group),
+        lambda: render_to_string("catalog/_dashboard.html", _dashboard_context(feature, filters, every_group)))
+    return render(request, "catalog/feature.html", {
+        "feature": feature, "src": src, "dashboard": dashboard,
+        "prev_index": index - 1 if index > 0 else None,
+        "next_index": index + 1 if index + 1 < src.n_features else None,
+    })
 
-    # A first-time visitor's page is everyone's: kept whole while nothing it shows changes.
-    return pagecache.shared_page(request, "feature-page",
-                                 (feature.pk, src.updated.isoformat(), src.n_features, *feature_stamps(feature)), page)
+
+def shared_feature_page(model: str, source: str, index: int) -> tuple | None:
+    """What a feature page shows a first-time visitor depends on (pagecache.SharedPageMiddleware keeps the
+    whole page while these stay the same): the source's build, and every app's stamp of the feature."""
+    f, s, m = Feature._meta.db_table, Source._meta.db_table, LanguageModel._meta.db_table
+    with connection.cursor() as cursor:  # plain SQL: this is most of what serving a shared page costs
+        cursor.execute(f"SELECT f.id, f.source_id, s.updated, s.n_features FROM {f} f JOIN {s} s ON s.id = f.source_id "
+                       f"JOIN {m} m ON m.id = s.model_id WHERE m.slug = %s AND s.slug = %s AND f.{connection.ops.quote_name(_INDEX)} = %s",
+                       [model, source, index])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, source_id, updated, n_features = row
+    return (pk, str(updated), n_features, *feature_stamps(Feature(pk=pk, source_id=source_id, index=index)))
 
 
 def feature_group(request: HttpRequest, model: str, source: str, index: int, group: str) -> HttpResponse:

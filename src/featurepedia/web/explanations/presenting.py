@@ -117,7 +117,8 @@ def shown_explanations(request: HttpRequest, feature: Feature, method: str = "",
     records: list[ActivationRecord] = []
     if predictions and rows:
         try:
-            records = feature_records(feature).split().score
+            # As scoring split them (a dense feature's, without quiet texts, for the token-level default).
+            records = feature_records(feature).split(require_non_activating=False).score
         except FeaturepediaError:  # no examples, none that is quiet, a source without its flags: none scored
             records = []
     shown = []

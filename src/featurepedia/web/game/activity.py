@@ -1,7 +1,8 @@
 """A stamp of what players and scorers have done to a feature, read in one query (for cache keys).
 
 It changes whenever an explanation, a score, a vote, a This-vs-That comparison, an Odd-one-out answer or a
-flag of the feature is added, changed or deleted: counts catch deletions, the latest ``updated`` (or id,
+flag of the feature is added, changed or deleted, and when an author of its explanations is banned or
+renamed: counts catch deletions, the latest ``updated`` (or id,
 for rows that are only ever added) catches the rest. Every write path of these rows saves through the ORM
 (``updated`` is ``auto_now``) or adds rows; a path that changed them with ``QuerySet.update`` would have to
 set ``updated`` itself.
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from featurepedia.web.explanations.models import Explanation, ExplanationScore, Vote
-from featurepedia.web.game.models import Campaign, Comparison, Flag, OddOneAnswer
+from featurepedia.web.game.models import Campaign, Comparison, Flag, OddOneAnswer, Profile
 
 
 def _sql() -> str:
@@ -40,7 +41,19 @@ def stamp(feature_id: int) -> tuple[str, ...]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [feature_id] * sql.count("%s"))
         row = cursor.fetchone()
-    return tuple(str(v) for v in row)
+    return (*(str(v) for v in row), authors_stamp(feature_id))
+
+
+def authors_stamp(feature_id: int) -> str:
+    """The authors of the feature's explanations as pages show them: name, display name, banned (a ban hides
+    their explanations, a new display name shows at once). Profiles have no ``updated``: read them all."""
+    user_model = Explanation._meta.get_field("author").related_model
+    users, profiles = user_model._meta.db_table, Profile._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT e.author_id, u.username, p.display_name, p.banned FROM "
+                       f"{Explanation._meta.db_table} e JOIN {users} u ON u.id = e.author_id LEFT JOIN {profiles} p "
+                       "ON p.user_id = e.author_id WHERE e.feature_id = %s ORDER BY e.author_id", [feature_id])
+        return repr([(a, u, d, bool(b)) for a, u, d, b in cursor.fetchall()])
 
 
 def campaigns_stamp() -> tuple[str, ...]:

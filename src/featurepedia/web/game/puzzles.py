@@ -11,9 +11,12 @@ from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.db.models import Count, Q
 
-from featurepedia.web.catalog.models import Feature
+from featurepedia.web.catalog import pagecache
+from featurepedia.web.catalog.models import Feature, Source
+from featurepedia.web.explanations.models import Explanation
 from featurepedia.web.game.models import Campaign, PlayEvent
 
 CANDIDATES = 25  # least-played features to choose from at random
@@ -41,7 +44,27 @@ def next_puzzle(campaign: Campaign, exclude: Iterable[int] = (), rng: random.Ran
 
 
 def campaign_progress(campaign: Campaign) -> tuple[int, int]:
-    """(features with at least one live explanation, features in the campaign)."""
-    features = campaign.feature_queryset()
-    explained = features.filter(explanations__status="live").distinct().count()
-    return explained, features.count()
+    """(features with at least one live explanation, features in the campaign).
+
+    Counted once and cached while nothing it depends on changes (``progress_stamp``): shown on every puzzle
+    page, the campaigns' list and the home page."""
+    def count() -> tuple[int, int]:
+        features = campaign.feature_queryset()
+        explained = features.filter(explanations__status="live").distinct().count()
+        return explained, features.count()
+
+    return pagecache.cached("campaign-progress", (campaign.pk, campaign.source_id, *progress_stamp(campaign)), count)
+
+
+def progress_stamp(campaign: Campaign) -> tuple[str, ...]:
+    """Changes whenever an explanation is added, changed (its status) or deleted anywhere, a source is rebuilt,
+    or the campaign's picked features change: one cheap query."""
+    e, src = Explanation._meta.db_table, Source._meta.db_table
+    picked = Campaign.features.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT COUNT(*) FROM {e}), (SELECT MAX(updated) FROM {e}), "
+                       f"(SELECT COUNT(*) FROM {src}), (SELECT MAX(updated) FROM {src}), "
+                       f"(SELECT COUNT(*) FROM {picked} WHERE campaign_id = %s), "
+                       f"(SELECT MAX(id) FROM {picked} WHERE campaign_id = %s)", [campaign.pk, campaign.pk])
+        row = cursor.fetchone()
+    return tuple(str(v) for v in row)

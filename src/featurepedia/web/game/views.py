@@ -13,12 +13,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_countries import countries
 
+from featurepedia.web.catalog import pagecache
 from featurepedia.web.catalog.models import Feature
 from featurepedia.web.explanations import services
 from featurepedia.web.explanations.limits import explanations_allowance
 from featurepedia.web.explanations.presenting import shown_explanations
+from featurepedia.web.game import activity, pending, points
 from featurepedia.web.game import leaderboard as boards
-from featurepedia.web.game import pending, points
 from featurepedia.web.game.actions import ANSWERS, apply_answer
 from featurepedia.web.game.clues import clues_for
 from featurepedia.web.game.models import Campaign
@@ -73,7 +74,7 @@ def _puzzle_context(request: HttpRequest, camp: Campaign, feature: Feature, **ex
     context = {
         "campaign": camp, "feature": feature, "src": feature.source, "prefs": prefs,
         "clues": clues_for(feature, prefs.explicit_filter),
-        "explanations": shown_explanations(request, feature, predictions=prefs.advanced_mode and revealed),
+        "explanations": _explanations(request, feature, predictions=prefs.advanced_mode and revealed),
         "revealed": revealed, "answered": answered,
         "previous": state.previous(camp, feature.pk), "progress": (explained, total),
         "answers": ANSWERS, "pending": pending.count(request), "text": extra.pop("text", ""),
@@ -84,6 +85,16 @@ def _puzzle_context(request: HttpRequest, camp: Campaign, feature: Feature, **ex
                        allowance=explanations_allowance(request.user))
     context.update(extra)
     return context
+
+
+def _explanations(request: HttpRequest, feature: Feature, predictions: bool = False) -> list:
+    """The puzzle's explanations; a visitor's list is everyone's (no votes of their own in it), so it is
+    cached under the feature's activity stamp (explanations, scores, votes, their authors' names and bans).
+    With ``predictions`` (advanced mode, explanations shown) the scorer's per-token predictions come too."""
+    if request.user.is_authenticated or predictions:
+        return shown_explanations(request, feature, predictions=predictions)
+    return pagecache.cached("puzzle-explanations", (feature.pk, *activity.stamp(feature.pk)),
+                            lambda: shown_explanations(request, feature))
 
 
 @require_POST
