@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +48,21 @@ def logit_chunk(model: LanguageModel, directions: Tensor, n: int, lens: LogitLen
         if not lens.finite:  # an unembedding with inf or NaN: no bound holds, every value is computed
             d_norm[:] = np.inf
         slope, ratio, floor = screen_bound(d.shape[1], finite_abs_max(d_np), lens.w_abs_max)
-        screened_extremes(screen, d_np, lens.w_np, d_norm, lens.w_norm, slope, ratio, floor,
-                          top_v, top_i, bottom_v, bottom_i)
+        parts = max(1, min(torch.get_num_threads(), c // 16))  # rows split between threads (no GIL held)
+        edges = [c * i // parts for i in range(parts + 1)]
+
+        def search(i: int) -> None:
+            r = slice(edges[i], edges[i + 1])
+            screened_extremes(screen[r], d_np[r], lens.w_np, d_norm[r], lens.w_norm, slope, ratio, floor,
+                              top_v[r], top_i[r], bottom_v[r], bottom_i[r])
+
+        if parts == 1:
+            search(0)
+        else:
+            others = [_pool(parts - 1).submit(search, i) for i in range(1, parts)]
+            search(0)
+            for job in others:
+                job.result()
     return (torch.from_numpy(top_v), torch.from_numpy(top_i), torch.from_numpy(bottom_v),
             torch.from_numpy(bottom_i))
 
@@ -70,6 +84,16 @@ def logit_lens(model: LanguageModel) -> LogitLens:
 
     _LENSES[key] = (weakref.ref(model, forget), lens)
     return lens
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A lasting pool of helper threads for the screened search (a chunk's rows are split between them)."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="logit-lens")
+    return _POOLS[workers]
 
 
 class LogitLens:
