@@ -297,7 +297,8 @@ def test_topk_in_one_pass_equals_topk_then_relu_with_ties_by_lower_index(rows, k
     # The reference: the k largest by (value, then lower index), through a ReLU, zeros elsewhere.
     want = torch.zeros_like(pre)
     for r in range(rows):
-        order = sorted(range(width), key=lambda j, row=pre[r].tolist(): (-row[j], j))[:k]
+        row = pre[r].tolist()
+        order = sorted(range(width), key=lambda j: (-row[j], j))[:k]
         want[r, order] = torch.relu(pre[r, order])
     assert torch.equal(got, want)
     # Rows whose k-th and (k+1)-th values differ have one top k: torch.topk's, the same values.
