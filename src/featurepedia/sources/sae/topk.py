@@ -40,8 +40,9 @@ class TopKSAE(SAESource):
         (float32 on the CPU; otherwise as :meth:`activate`). The same values as ``activate(product + bias)``:
         each pre-activation is the same float32 sum; of equal pre-activations at the k-th place the lower
         feature index is kept (torch.topk leaves that choice open)."""
-        if (product.dtype != torch.float32 or bias.dtype != torch.float32 or product.device.type != "cpu"
-                or not product.is_contiguous() or product.requires_grad):
+        if (type(self).activate is not TopKSAE.activate or product.dtype != torch.float32
+                or bias.dtype != torch.float32 or product.device.type != "cpu" or not product.is_contiguous()
+                or product.requires_grad):
             return self.activate(product + bias)
         rows = product.reshape(-1, product.shape[-1]).numpy()
         b = bias.contiguous().numpy()
