@@ -27,6 +27,13 @@ Beside it, in the same run (its own process, before the --source measurement), t
     python bench/dashboards.py [--model smollm2-135m] [--source 6-mlp] [--tokens 100000] [--growth 4]
     python bench/dashboards.py --source 6-res-sae --sae 6-res-sae=PATH
     python bench/dashboards.py --source 6-mlp,6-res-sae,3-mlp --sae 6-res-sae=PATH
+    python bench/dashboards.py --also default --growth 0   # the baseline, the SAE and the multi-source figures
+
+``--also SPEC`` (repeatable) measures more sources in the same run, each in its own process, reported under
+"also" by spec; ``--also default`` stands for the two figures of the SAE targets when the package ships the
+model's SAE: ``6-res-sae`` alone (against the forward pass plus its encode) and ``6-mlp,6-res-sae,3-mlp`` (one
+pass, against the forward pass to the deepest hook point), both with the shipped SAE unless ``--sae`` gives
+another.
 
 The last line printed is one JSON object.
 """
@@ -177,6 +184,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=4,
                         help="pairs of runs (one of each, order alternating) at the base size")
     parser.add_argument("--growth-repeat", type=int, default=2, help="pairs of runs at the grown size")
+    parser.add_argument("--also", action="append", default=[], metavar="SPEC",
+                        help="another source or comma list measured in the same run (repeatable); 'default': "
+                        "6-res-sae and 6-mlp,6-res-sae,3-mlp with the shipped SAE")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
@@ -197,6 +207,16 @@ def main() -> None:
         result["baseline"] = {k: baseline[k] for k in (
             "sources", "features", "forward", "ratio", "pair_ratios", "ratio_fastest", "pass_ratio", "peak_rss_mb",
             "pipeline_extra_rss_mb", "forward_tok_s", "pipeline_tok_s", "pass_s", "finalize_s")}
+    also = _also_specs(args)
+    if also:
+        result["also"] = {}
+    for spec, sae in also:
+        extra = run_child(args, spec, sae, args.tokens, args.repeat)
+        print(_line(extra))
+        result["also"][spec] = {k: extra[k] for k in (
+            "sources", "features", "forward", "ratio", "pair_ratios", "ratio_fastest", "ratio_mean", "pass_ratio",
+            "peak_rss_mb", "pipeline_extra_rss_mb", "forward_tok_s", "pipeline_tok_s", "pass_s", "finalize_s",
+            "forward_runs_s", "pipeline_runs_s")}
     if args.growth:
         big = run_child(args, args.source, args.sae, args.tokens * args.growth, args.growth_repeat)
         print(_line(big))
@@ -210,6 +230,25 @@ def main() -> None:
             "forward_runs_s": big["forward_runs_s"], "pipeline_runs_s": big["pipeline_runs_s"],
         }
     print(json.dumps(result))
+
+
+def _also_specs(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
+    """The --also measurements: (source spec, its --sae list)."""
+    specs: list[tuple[str, list[str]]] = []
+    for spec in args.also:
+        if spec != "default":
+            specs.append((spec, args.sae))
+            continue
+        from featurepedia.sources.sae.shipped import shipped_sae
+
+        given = [s for s in args.sae if s.startswith("6-res-sae=")]
+        path = shipped_sae(args.model, "6-res-sae")
+        if not given and path is None:
+            raise SystemExit(f"--also default needs the shipped SAE of {args.model} (none is shipped): "
+                             "give --sae 6-res-sae=PATH")
+        sae = given or [f"6-res-sae={path}"]
+        specs += [("6-res-sae", sae), ("6-mlp,6-res-sae,3-mlp", sae)]
+    return specs
 
 
 if __name__ == "__main__":

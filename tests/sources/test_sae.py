@@ -277,3 +277,33 @@ def test_a_broken_eval_json_is_a_clear_error(tmp_path, tiny_llama, content, mess
     (tmp_path / "eval.json").write_text(content)
     with pytest.raises(SourceError, match=message):
         source_for(tiny_llama, "1-res-sae", sae_path=tmp_path)
+
+
+@pytest.mark.parametrize(("rows", "k"), [(3, 4), (700, 8), (600, 32)])
+def test_topk_in_one_pass_equals_topk_then_relu_with_ties_by_lower_index(rows, k):
+    from featurepedia.sources.sae.topk import TopKSAE
+
+    generator = torch.Generator().manual_seed(rows + k)
+    width = 40
+    product = torch.randn(rows, width, generator=generator).round(decimals=1)  # many exact ties
+    product[0] = 0.5  # a whole row tied: the k lowest indices
+    product[1, : width // 2] = -1.0  # fewer than k positive values: the rest are 0
+    bias = torch.randn(width, generator=generator).round(decimals=1)
+    bias[0] = float("-inf")  # never among the top while k < width
+    sae = TopKSAE.__new__(TopKSAE)  # only activate / activate_biased are used
+    sae.k = k
+    got = sae.activate_biased(product.clone(), bias)
+    pre = product + bias
+    # The reference: the k largest by (value, then lower index), through a ReLU, zeros elsewhere.
+    want = torch.zeros_like(pre)
+    for r in range(rows):
+        row = pre[r].tolist()
+        order = sorted(range(width), key=lambda j: (-row[j], j))[:k]
+        want[r, order] = torch.relu(pre[r, order])
+    assert torch.equal(got, want)
+    # Rows whose k-th and (k+1)-th values differ have one top k: torch.topk's, the same values.
+    kth = pre.sort(dim=1, descending=True).values
+    untied = (kth[:, k - 1] != kth[:, k]) & (kth[:, k - 1] > float("-inf"))
+    assert untied.sum() > 0
+    assert torch.equal(got[untied], sae.activate(pre)[untied])
+    assert (got > 0).sum(dim=1).max() <= k

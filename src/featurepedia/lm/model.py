@@ -276,6 +276,13 @@ class LanguageModel:
         the norm's division by the RMS/std is a positive per-token scale that changes no ranking, so it is
         left out. This is the "logit lens" view of a feature used by Neuronpedia and SAEDashboard.
         """
+        d, w_u = self.logit_lens(directions)
+        return d @ w_u.T
+
+    @torch.inference_mode()
+    def logit_lens(self, directions: Tensor) -> tuple[Tensor, Tensor]:
+        """The two factors of :meth:`logit_effects`: the directions through the final norm's gain
+        ([n, d_model], float32) and the unembedding ([vocab, d_model], float32), whose product it is."""
         norm = self.family.final_norm(self.hf)
         d = directions.float()
         if isinstance(norm, nn.LayerNorm):
@@ -286,4 +293,4 @@ class LanguageModel:
             # so they are treated like Llama's (gain) here.
             d = d * weight.detach().float()
         w_u = self.hf.get_output_embeddings().weight.detach().float()  # [vocab, d_model]
-        return d @ w_u.T
+        return d.contiguous(), w_u.contiguous()

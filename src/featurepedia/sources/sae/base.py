@@ -126,7 +126,12 @@ class SAESource(Source):
             x = x * (math.sqrt(self.d_in) / x.norm(dim=-1, keepdim=True).clamp_min(1e-8))
         if self.apply_b_dec_to_input:
             x = x - w["b_dec"]
-        return self.activate(x @ w["W_enc"] + w["b_enc"])
+        return self.activate_biased(x @ w["W_enc"], w["b_enc"])
+
+    def activate_biased(self, product: Tensor, bias: Tensor) -> Tensor:
+        """``activate(product + bias)``; an architecture may do both in one pass (and in place: ``product``
+        is the encoder's own fresh output)."""
+        return self.activate(product + bias)
 
     def decode(self, acts: Tensor) -> Tensor:
         """The reconstruction from feature activations, in the encoder's input space: [..., d_sae] -> [..., d_in].
