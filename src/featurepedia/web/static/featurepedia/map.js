@@ -10,6 +10,9 @@
   var legend = document.getElementById("map-legend");
   var ctx = canvas.getContext("2d");
   var data = null, grid = null, hover = -1, PAD = 12, R = 3, CELL = 16;
+  // Canvas pixels per CSS pixel: on a phone the 900-px canvas is drawn a third as wide, so points are drawn
+  // larger and a tap finds the nearest point within about a fingertip (18 CSS px).
+  function pxRatio() { var w = canvas.getBoundingClientRect().width; return w > 0 ? canvas.width / w : 1; }
 
   function viridis(t) { // a short perceptual ramp: dark blue -> teal -> yellow
     var stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
@@ -35,8 +38,9 @@
     });
   }
   function nearest(mx, my) {
-    var best = -1, bestD = 100, cx = Math.floor(mx / CELL), cy = Math.floor(my / CELL);
-    for (var dx = -1; dx <= 1; dx++) for (var dy = -1; dy <= 1; dy++) {
+    var reach = Math.max(10, 18 * pxRatio()), best = -1, bestD = reach * reach;
+    var cx = Math.floor(mx / CELL), cy = Math.floor(my / CELL), n = Math.ceil(reach / CELL);
+    for (var dx = -n; dx <= n; dx++) for (var dy = -n; dy <= n; dy++) {
       (grid[(cx + dx) + ":" + (cy + dy)] || []).forEach(function (i) {
         var c = xy(data.points[i]), d = (c[0] - mx) * (c[0] - mx) + (c[1] - my) * (c[1] - my);
         if (d < bestD) { bestD = d; best = i; }
@@ -45,6 +49,7 @@
     return best;
   }
   function draw() {
+    R = Math.max(3, 2.5 * pxRatio());
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     data.points.forEach(function (p, i) {
       var c = xy(p);
@@ -77,7 +82,7 @@
     tip.appendChild(meta);
     tip.hidden = false;
     var box = canvas.getBoundingClientRect(), scale = box.width / canvas.width;
-    tip.style.left = Math.min(box.width - 260, mx * scale + 12) + "px";
+    tip.style.left = Math.max(0, Math.min(box.width - 260, mx * scale + 12)) + "px";
     tip.style.top = (my * scale + 12) + "px";
     canvas.style.cursor = "pointer";
   }
