@@ -90,16 +90,21 @@
     var box = canvas.getBoundingClientRect(), scale = canvas.width / box.width;
     return [(ev.clientX - box.left) * scale, (ev.clientY - box.top) * scale];
   }
-  canvas.addEventListener("mousemove", function (ev) {
-    if (!data) return;
+  // Hover is a mouse's: a tap's compatibility mouse events must not count as a first tap.
+  canvas.addEventListener("pointermove", function (ev) {
+    if (!data || ev.pointerType === "touch") return;
     var m = local(ev); show(nearest(m[0], m[1]), m[0], m[1]);
   });
-  canvas.addEventListener("mouseleave", function () { if (data) show(-1, 0, 0); });
+  canvas.addEventListener("pointerleave", function (ev) { if (data && ev.pointerType !== "touch") show(-1, 0, 0); });
+  // Whether the click comes from a finger: its pointerdown says so (a click's own pointerType is not always set).
+  var touched = false;
+  canvas.addEventListener("pointerdown", function (ev) { touched = ev.pointerType === "touch"; });
+  canvas.addEventListener("touchstart", function () { touched = true; }, { passive: true });
   canvas.addEventListener("click", function (ev) {
     if (!data) return;
     var m = local(ev), i = nearest(m[0], m[1]);
     if (i < 0) return;
-    if (ev.pointerType === "touch" && hover !== i) { show(i, m[0], m[1]); return; } // first tap: show
+    if ((touched || ev.pointerType === "touch") && hover !== i) { show(i, m[0], m[1]); return; } // first tap: show
     window.location.href = canvas.dataset.base + data.points[i][0];
   });
   select.addEventListener("change", function () { if (data) draw(); });
