@@ -73,6 +73,11 @@ def signed_in(browser, site: str, name: str, screen: dict):  # type: ignore[no-u
 
 def test_a_running_contest_counts_a_play_and_an_ended_one_shows_its_results(site, browser):
     page = signed_in(browser, site, "ada", PHONE)
+    page.goto(site + "/tiny/1-mlp/0")  # on a feature page too, a tapped clue word shows its value
+    token = page.locator(".ctx span[title]").nth(5)
+    token.tap()
+    readout = page.locator(".tok-readout.float")
+    assert readout.is_visible() and readout.text_content() == f"“{token.text_content()}”  {token.get_attribute('title')}"
     page.goto(site + "/contests/")
     with page.expect_navigation():  # a tap does not wait for the page it opens
         page.get_by_role("link", name="This week's side quest").tap()
