@@ -180,7 +180,7 @@ def map_point(page, index: int) -> tuple[float, float]:
 def test_the_map_draws_explains_and_opens_a_feature(site, browser, screen):
     page = browser.new_context(**(PHONE if screen == "phone" else DESKTOP)).new_page()
     page.goto(site + "/tiny/1-mlp/map")
-    page.wait_for_function("fmap.dataset.ready === '3'")
+    page.locator("#fmap[data-ready='3']").wait_for()  # map.js has drawn the three points
     drawn = page.evaluate("""() => { const d = fmap.getContext('2d').getImageData(0, 0, fmap.width, fmap.height).data;
         let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }""")
     assert drawn > 3 * 20  # three filled dots, not an empty canvas
