@@ -24,3 +24,15 @@ document.addEventListener("click", (event) => {
   tok.classList.add("tapped");
   readout.textContent = "“" + tok.textContent + "”  " + tok.title;
 });
+// The phone's header menu is a <details> and works without this; Escape, or a tap outside it, closes it.
+document.addEventListener("keydown", (event) => {
+  const menu = document.querySelector(".site-menu[open]");
+  if (event.key === "Escape" && menu) {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+});
+document.addEventListener("click", (event) => {
+  const menu = document.querySelector(".site-menu[open]");
+  if (menu && event.target instanceof Node && !menu.contains(event.target)) menu.open = false;
+});
