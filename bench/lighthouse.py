@@ -1,4 +1,4 @@
-"""Lighthouse scores (performance, accessibility, best practices) of the home, a feature page, the Vote
+"""Lighthouse scores (performance, accessibility, best practices, SEO) of the home, a feature page, the Vote
 puzzle and the daily puzzle, with Lighthouse's mobile settings (its default: a phone-sized screen, a slow
 CPU and network) and its desktop preset.
 
@@ -28,7 +28,7 @@ from featurepedia.settings import DEFAULT_MODEL_ID, DEFAULT_SOURCE_ID
 ROOT = Path(__file__).resolve().parents[1]
 CHROME_FLAGS = ("--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
                 "--disable-component-update --disable-sync")
-CATEGORIES = ["performance", "accessibility", "best-practices"]
+CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 # Lighthouse's own settings: its default emulates a phone; `--preset=desktop` a desktop screen and network.
 PRESETS = {"mobile": [], "desktop": ["--preset=desktop"]}
 
@@ -76,6 +76,11 @@ def audit(binary: Path, url: str, preset: str = "mobile") -> dict[str, float]:
                         f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={CHROME_FLAGS}"],
                        check=True, env={**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")})
         report = json.loads(out.read_text())
+    for c in CATEGORIES[1:]:  # what cost points outside performance, so it can be fixed
+        for ref in report["categories"][c]["auditRefs"]:
+            found = report["audits"][ref["id"]]
+            if ref["weight"] and found.get("score") is not None and found["score"] < 1:
+                print(f"  {preset} {c}: {ref['id']}: {found['title']}", file=sys.stderr)
     return {c: report["categories"][c]["score"] for c in CATEGORIES}
 
 

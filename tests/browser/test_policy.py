@@ -48,3 +48,25 @@ def test_pages_admin_and_api_docs_work_under_the_policy(site, page):
         assert response is not None and response.status == 200, path
         page.wait_for_load_state("networkidle")
     shot(page, "30-admin-under-the-policy")
+
+
+def test_each_server_sends_the_strict_policy_and_the_browser_refuses_the_pages_own_eval(site, page,
+                                                                                      csp_violations):
+    """The same policy in embedded mode as in production, and enforced: script the page runs itself cannot eval,
+    so Playwright's wait_for_function on a string fails once it has to poll (its first look runs from the test,
+    which the policy does not cover; a map drawn later in production made it poll there, and only there)."""
+    from django.conf import settings
+    from playwright.sync_api import Error
+
+    response = page.goto(site + "/tiny/1-mlp/0")
+    header = response.headers.get("content-security-policy")
+    assert header, "no Content-Security-Policy header"
+    assert {d.split()[0]: d.split()[1:] for d in header.split(";") if d.strip()} == \
+        settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    refused = page.evaluate("""() => new Promise((done) => requestAnimationFrame(() => {
+        try { eval("1"); done("ran"); } catch (e) { done(e.name); } }))""")
+    assert refused == "EvalError"
+    with pytest.raises(Error, match="EvalError|unsafe-eval"):  # false at its first look, so it has to poll
+        page.wait_for_function("(window.looks = (window.looks || 0) + 1) > 1", timeout=5000)
+    assert any("unsafe-eval" in v or "eval" in v for v in csp_violations), csp_violations
+    csp_violations.clear()  # seen and meant: the conftest fails a test on any other violation

@@ -1,6 +1,6 @@
 """Predict and the daily puzzle in Chromium: on a phone (390 x 844, touch) a new visitor predicts, signs up,
 is credited, then plays the daily and Predict as a player; on a desktop a visitor plays the daily, copies
-the result and opens the comparison page.
+the result, opens the comparison page and predicts, then signs up and predicts as a player.
 
 Screenshots of each step go to test-artifacts/browser/.
 """
@@ -88,7 +88,7 @@ def test_on_a_phone_a_visitor_predicts_signs_up_and_plays_the_daily(site, browse
     context.close()
 
 
-def test_on_a_desktop_a_visitor_plays_the_daily_and_copies_the_result(site, browser):  # noqa: F811
+def test_on_a_desktop_a_visitor_plays_the_daily_copies_the_result_and_predicts(site, browser):  # noqa: F811
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
@@ -108,4 +108,22 @@ def test_on_a_desktop_a_visitor_plays_the_daily_and_copies_the_result(site, brow
     page.goto(site + "/compare/")
     assert "Pairwise rating (This vs That)" in page.content()
     shot(page, "34-compare")
+    page.goto(site + "/")  # Predict, as a visitor and then as a player
+    page.get_by_role("link", name="Predict", exact=True).click()
+    page.locator(".ptext").first.locator(".ptok").nth(4).click()
+    assert page.locator(".pcount").inner_text() == "1 word marked"
+    page.get_by_role("button", name="Check my guess").click()
+    assert "Your guess scored" in page.locator("#result-h").inner_text()
+    page.goto(site + "/accounts/signup/?next=/predict/")
+    page.get_by_label("Email").fill("desk@example.org")
+    page.get_by_label("Password").fill("a-long-pass-phrase")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign Up").click()
+    assert "predictions from before you signed in are now yours" in page.content()
+    page.goto(site + "/predict/")
+    page.locator(".ptext").first.locator(".ptok").nth(4).click()
+    page.get_by_role("button", name="Check my guess").click()
+    page.locator("#result").wait_for()
+    assert " point" in page.locator(".messages").inner_text() and "Sign up" not in page.locator(".messages").inner_text()
+    shot(page, "35-desktop-predict-player")
     context.close()

@@ -160,3 +160,19 @@ def test_a_new_site_gets_this_weeks_side_quest_once_per_week(world):
     assert set(quest.feature_queryset()) <= set(world["features"]) and quest.features.count() == 3
     assert quests.ensure_running_side_quest(world["campaign"], thursday + timedelta(days=2)).pk == quest.pk
     assert quests.ensure_running_side_quest(world["campaign"], thursday + timedelta(days=7)).pk != quest.pk
+
+
+def test_play_starts_in_the_main_campaign_and_the_home_page_offers_the_newer_contest_beside_it(client, world, contest):
+    """The contest is newer than the world's campaign; a new player still starts in the main campaign, in every
+    mode, and the home page offers the contest next to Play now. With no other campaign running, the contest."""
+    assert contest.created > world["campaign"].created
+    for name in ("play", "versus", "oddone", "daily", "predict"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and "/tiny-1/" in response["Location"], (name, response["Location"])
+    home = client.get("/").content.decode()
+    assert "in “Explain tiny layer 1”" in home
+    offer = re.search(r'<p class="side-quest">(.*?)</p>', home, re.S)
+    assert offer and f'href="{reverse("contest", args=[contest.slug])}"' in offer.group(1), offer
+    Campaign.objects.filter(pk=world["campaign"].pk).update(active=False)
+    assert "/side-quest/" in client.get(reverse("play"))["Location"]
+    assert 'class="side-quest"' not in client.get("/").content.decode()  # it is where Play starts now

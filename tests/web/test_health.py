@@ -160,3 +160,39 @@ def test_no_template_script_or_view_carries_inline_styles_scripts_or_handlers():
              for path in root.rglob("*") if path.suffix in (".html", ".py", ".js") and "vendor" not in path.parts
              for m in inline.finditer(path.read_text(errors="replace"))]
     assert not found, found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_featurepedia_serve_sends_the_same_strict_policy(world):
+    """``featurepedia serve``'s own server (waitress), not only Django's test client: the same policy on a page,
+    a missing page and an /embed/ card, so a browser test in embedded mode meets what production enforces."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from django.conf import settings
+
+    from featurepedia.web.server import make_server
+
+    server = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        def policy_of(path: str) -> dict[str, list[str]]:
+            try:
+                response = urllib.request.urlopen(base + path, timeout=30)
+            except urllib.error.HTTPError as error:  # a 404 is a response too, with its headers
+                response = error
+            header = response.headers["Content-Security-Policy"]
+            assert header, f"{path}: no Content-Security-Policy header from featurepedia serve"
+            return {d.split()[0]: d.split()[1:] for d in header.split(";") if d.strip()}
+
+        expected = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+        assert policy_of("/") == expected
+        assert policy_of("/no-such-page/") == expected
+        assert policy_of("/embed/tiny/1-mlp/0") == {**expected, "frame-ancestors": ["*"]}
+        assert "'unsafe-eval'" not in expected["script-src"] and "'unsafe-inline'" not in expected["script-src"]
+    finally:
+        server.close()
+        thread.join(timeout=10)

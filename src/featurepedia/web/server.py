@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from featurepedia.settings import get_settings
 
@@ -14,13 +15,21 @@ log = logging.getLogger(__name__)
 
 def serve(host: str, port: int, say: Say) -> None:
     """Serve the site with waitress (multi-threaded, pure Python) until interrupted; Django must be set up."""
-    from waitress import serve as waitress_serve
+    server = make_server(host, port)
+    say(f"Featurepedia is at http://{host}:{port}/  (Ctrl+C stops it)")
+    warm_inference()
+    logging.basicConfig()  # waitress's own warnings (a full task queue) reach the terminal, as waitress.serve does
+    server.run()
+
+
+def make_server(host: str, port: int) -> Any:  # waitress's server classes carry no types
+    """The waitress server of ``featurepedia serve`` (not yet running): the same WSGI application, and so the
+    same middleware and content security policy, as the production stack's gunicorn."""
+    from waitress.server import create_server
 
     from featurepedia.web.wsgi import application
 
-    say(f"Featurepedia is at http://{host}:{port}/  (Ctrl+C stops it)")
-    warm_inference()
-    waitress_serve(application, host=host, port=port, threads=get_settings().threads, ident="featurepedia")
+    return create_server(application, host=host, port=port, threads=get_settings().threads, ident="featurepedia")
 
 
 def warm_inference() -> threading.Thread:

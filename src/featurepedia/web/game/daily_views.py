@@ -22,7 +22,7 @@ from featurepedia.web.game.prefs import get_prefs
 
 
 def daily_start(request: HttpRequest) -> HttpResponseBase:
-    campaign = Campaign.running().first()
+    campaign = Campaign.main()
     if campaign is None:
         return render(request, "game/no_campaign.html", status=404)
     return redirect("daily-campaign", campaign=campaign.slug)

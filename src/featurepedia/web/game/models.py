@@ -92,6 +92,12 @@ class Campaign(models.Model):
             models.Q(starts__isnull=True) | models.Q(starts__lte=now)).filter(
             models.Q(ends__isnull=True) | models.Q(ends__gt=now))
 
+    @classmethod
+    def main(cls) -> Campaign | None:
+        """Where "Play" starts: the newest running campaign that is not a contest, else the newest running
+        contest. A new player expects the site's own campaign; a side quest is offered beside it."""
+        return cls.running().order_by("contest", "-created").first()
+
 
 class Flag(models.Model):
     """A player's flag: on a feature (polysemantic mess, none of these fit, explicit) or an explanation (report)."""

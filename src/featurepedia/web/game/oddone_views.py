@@ -25,7 +25,7 @@ SKIPPED = "game.odd.skipped"
 
 def start(request: HttpRequest) -> HttpResponseBase:
     """Odd-one-out in the first running campaign."""
-    campaign = Campaign.running().first()
+    campaign = Campaign.main()
     if campaign is None:
         return render(request, "game/no_campaign.html", status=404)
     return redirect("oddone-play", campaign=campaign.slug)

@@ -25,10 +25,14 @@ from featurepedia.web.game.puzzles import campaign_progress
 
 
 def home_context(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, Any]:
-    """Running campaigns with their progress, and the top players of all time and of this week."""
+    """Running campaigns with their progress, where Play starts, the side quest offered beside it, and the top
+    players of all time and of this week."""
     campaigns = [(c, campaign_progress(c)) for c in Campaign.running().select_related("source__model")[:6]]
-    return {"campaigns": campaigns, "top_players": leaderboard("all", limit=5),
-            "week_players": leaderboard("week", limit=5)}
+    main = Campaign.main()
+    # "Play now" starts in the main campaign; a running contest is offered beside it.
+    side_quest = Campaign.running().filter(contest=True).exclude(pk=main.pk if main else None).first()
+    return {"campaigns": campaigns, "main_campaign": main, "side_quest": side_quest,
+            "top_players": leaderboard("all", limit=5), "week_players": leaderboard("week", limit=5)}
 
 
 def feature_campaigns(feature: Feature) -> list[Campaign]:

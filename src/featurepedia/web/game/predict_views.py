@@ -53,7 +53,7 @@ COMPARE_PAGE = 50
 
 
 def _running_campaign() -> Campaign | None:
-    return Campaign.running().first()
+    return Campaign.main()
 
 
 def predict_start(request: HttpRequest) -> HttpResponseBase:

@@ -33,7 +33,7 @@ def _skipped(request: HttpRequest) -> set[tuple[int, int]]:
 
 def start(request: HttpRequest) -> HttpResponseBase:
     """This-vs-That in the first running campaign."""
-    campaign = Campaign.running().first()
+    campaign = Campaign.main()
     if campaign is None:
         return render(request, "game/no_campaign.html", status=404)
     return redirect("versus-play", campaign=campaign.slug)

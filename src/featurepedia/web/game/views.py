@@ -30,8 +30,8 @@ from featurepedia.web.navigation import redirect_back
 
 
 def play(request: HttpRequest) -> HttpResponseBase:
-    """Start playing: the puzzle in progress, or a new one from the first running campaign."""
-    campaign = Campaign.running().first()
+    """Start playing: the puzzle in progress, or a new one, in the main campaign (``Campaign.main``)."""
+    campaign = Campaign.main()
     if campaign is None:
         return render(request, "game/no_campaign.html", status=404)
     return redirect("campaign-play", campaign=campaign.slug)

@@ -12,7 +12,7 @@ from featurepedia.web.game.players import Player
 
 def campaign_named(slug: str) -> Campaign:
     """The campaign ``slug``, or the first running one when ``slug`` is empty."""
-    found = (Campaign.objects.filter(slug=slug).first() if slug else Campaign.running().first())
+    found = (Campaign.objects.filter(slug=slug).first() if slug else Campaign.main())
     if found is None:
         raise NotFoundError(f"no campaign {slug!r}; GET /api/campaigns lists them" if slug else
                             "no campaign is running; GET /api/campaigns lists them")

@@ -187,7 +187,7 @@ def _predictable(explanation_id: int) -> Explanation:
 
 
 def _campaign(slug: str) -> Campaign:
-    camp = Campaign.objects.filter(slug=slug).first() if slug else Campaign.running().first()
+    camp = Campaign.objects.filter(slug=slug).first() if slug else Campaign.main()
     if camp is None:
         raise NotFoundError(f"no campaign {slug!r}; GET /api/campaigns lists them" if slug
                             else "no campaign is running; GET /api/campaigns lists them")

@@ -10,6 +10,9 @@
   var legend = document.getElementById("map-legend");
   var ctx = canvas.getContext("2d");
   var data = null, grid = null, hover = -1, PAD = 12, R = 3, CELL = 16;
+  // Canvas pixels per CSS pixel: on a phone the 900-px canvas is drawn a third as wide, so points are drawn
+  // larger and a tap finds the nearest point within about a fingertip (18 CSS px).
+  function pxRatio() { var w = canvas.getBoundingClientRect().width; return w > 0 ? canvas.width / w : 1; }
 
   function viridis(t) { // a short perceptual ramp: dark blue -> teal -> yellow
     var stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
@@ -35,8 +38,9 @@
     });
   }
   function nearest(mx, my) {
-    var best = -1, bestD = 100, cx = Math.floor(mx / CELL), cy = Math.floor(my / CELL);
-    for (var dx = -1; dx <= 1; dx++) for (var dy = -1; dy <= 1; dy++) {
+    var reach = Math.max(10, 18 * pxRatio()), best = -1, bestD = reach * reach;
+    var cx = Math.floor(mx / CELL), cy = Math.floor(my / CELL), n = Math.ceil(reach / CELL);
+    for (var dx = -n; dx <= n; dx++) for (var dy = -n; dy <= n; dy++) {
       (grid[(cx + dx) + ":" + (cy + dy)] || []).forEach(function (i) {
         var c = xy(data.points[i]), d = (c[0] - mx) * (c[0] - mx) + (c[1] - my) * (c[1] - my);
         if (d < bestD) { bestD = d; best = i; }
@@ -45,6 +49,7 @@
     return best;
   }
   function draw() {
+    R = Math.max(3, 2.5 * pxRatio());
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     data.points.forEach(function (p, i) {
       var c = xy(p);
@@ -77,7 +82,7 @@
     tip.appendChild(meta);
     tip.hidden = false;
     var box = canvas.getBoundingClientRect(), scale = box.width / canvas.width;
-    tip.style.left = Math.min(box.width - 260, mx * scale + 12) + "px";
+    tip.style.left = Math.max(0, Math.min(box.width - 260, mx * scale + 12)) + "px";
     tip.style.top = (my * scale + 12) + "px";
     canvas.style.cursor = "pointer";
   }
@@ -85,16 +90,21 @@
     var box = canvas.getBoundingClientRect(), scale = canvas.width / box.width;
     return [(ev.clientX - box.left) * scale, (ev.clientY - box.top) * scale];
   }
-  canvas.addEventListener("mousemove", function (ev) {
-    if (!data) return;
+  // Hover is a mouse's: a tap's compatibility mouse events must not count as a first tap.
+  canvas.addEventListener("pointermove", function (ev) {
+    if (!data || ev.pointerType === "touch") return;
     var m = local(ev); show(nearest(m[0], m[1]), m[0], m[1]);
   });
-  canvas.addEventListener("mouseleave", function () { if (data) show(-1, 0, 0); });
+  canvas.addEventListener("pointerleave", function (ev) { if (data && ev.pointerType !== "touch") show(-1, 0, 0); });
+  // Whether the click comes from a finger: its pointerdown says so (a click's own pointerType is not always set).
+  var touched = false;
+  canvas.addEventListener("pointerdown", function (ev) { touched = ev.pointerType === "touch"; });
+  canvas.addEventListener("touchstart", function () { touched = true; }, { passive: true });
   canvas.addEventListener("click", function (ev) {
     if (!data) return;
     var m = local(ev), i = nearest(m[0], m[1]);
     if (i < 0) return;
-    if (ev.pointerType === "touch" && hover !== i) { show(i, m[0], m[1]); return; } // first tap: show
+    if ((touched || ev.pointerType === "touch") && hover !== i) { show(i, m[0], m[1]); return; } // first tap: show
     window.location.href = canvas.dataset.base + data.points[i][0];
   });
   select.addEventListener("change", function () { if (data) draw(); });
