@@ -232,3 +232,32 @@ def test_a_visitors_puzzle_shows_each_new_explanation_vote_ban_and_the_progress_
     alice.profile.banned = True
     alice.profile.save(update_fields=["banned"])
     assert "small furry pets" not in client.get(url).content.decode()
+
+
+def test_an_upgrade_of_templates_or_static_files_is_never_served_an_old_page(client, world, monkeypatch):
+    # Pages cached by the old code may outlive it (Redis): the keys carry a digest of the markup's sources.
+    from featurepedia.web.catalog import pagecache
+
+    cats, campaign = world["features"][0], world["campaign"]
+    url = reverse("puzzle", args=[campaign.slug, cats.pk])
+    assert "kitten" in client.get(url).content.decode()
+    cats.examples.filter(rank=2).exclude(bin="negative").update(tokens=["<s>", " lion"], values=[0.0, 1.0])
+    assert "kitten" in client.get(url).content.decode()  # cached: same code, same stamps
+    monkeypatch.setattr(pagecache, "code_stamp", lambda: "a-new-release")
+    assert "lion" in client.get(url).content.decode()
+
+
+def test_the_code_stamp_follows_the_templates_and_static_files(tmp_path):
+    from featurepedia.web.catalog.pagecache import files_digest
+
+    (tmp_path / "game" / "templates" / "game").mkdir(parents=True)
+    (tmp_path / "static").mkdir()
+    page, style = tmp_path / "game" / "templates" / "game" / "puzzle.html", tmp_path / "static" / "site.css"
+    page.write_text("<p>{{ clue }}</p>")
+    style.write_text("p { color: red }")
+    first = files_digest(tmp_path, "0.1.0")
+    assert files_digest(tmp_path, "0.1.0") == first and files_digest(tmp_path, "0.2.0") != first
+    page.write_text("<p class=clue>{{ clue }}</p>")
+    second = files_digest(tmp_path, "0.1.0")
+    style.write_text("p { color: blue }")
+    assert len({first, second, files_digest(tmp_path, "0.1.0")}) == 3

@@ -3,13 +3,15 @@
 A feature's clues are the same for every visitor with the same text filters, and rendering them is most of
 a feature page's cost. What is cached is keyed by everything it shows, so nothing is ever deleted on a
 change: a rebuild or import of the source saves the Source row (``updated`` moves), a change of the markup
-bumps ``DISPLAY_VERSION``, and what players write is stamped by a query (``feature_activity``). Old entries
+(an upgrade: any template or static file, whose hashed names the pages link) changes ``code_stamp()``, and
+what players write is stamped by a query (``feature_activity``). Old entries
 just stop being asked for and expire. This holds across processes (a ``featurepedia build`` or ``score``
 beside ``serve``, several web workers) because nothing depends on a process seeing a signal.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -17,6 +19,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from django.conf import settings
@@ -27,7 +30,7 @@ from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 from django.utils.safestring import SafeString, mark_safe
 
-DISPLAY_VERSION = 1  # bump when the markup of a cached part changes
+DISPLAY_VERSION = 1  # bump when what a cached part holds changes shape (code_stamp covers templates and files)
 TIMEOUT_S = 7 * 24 * 3600
 # A whole page shared by visitors is also keyed by stamps, but author names and the like are not in them: it
 # lives this long at most.
@@ -36,10 +39,31 @@ T = TypeVar("T")
 _MISSING = object()
 
 
+@functools.cache
+def code_stamp() -> str:
+    """A digest of the web package's templates and static files and of the package version: an upgrade
+    changes it, so pages cached by the old code (in a Redis that outlives the processes) are not served by
+    the new one, with its new markup and hashed file names. Read once per process (a few hundred files)."""
+    from featurepedia import __version__
+
+    return files_digest(Path(__file__).resolve().parent.parent, __version__)
+
+
+def files_digest(web: Path, version: str) -> str:
+    """The digest of :func:`code_stamp` over the templates and static files under ``web``."""
+    digest = hashlib.blake2b(version.encode(), digest_size=8)
+    for path in sorted(p for pattern in ("**/templates/**/*", "static/**/*") for p in web.glob(pattern)
+                       if p.is_file()):
+        digest.update(str(path.relative_to(web)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def key(kind: str, parts: Iterable[object]) -> str:
     """A cache key for ``kind`` from the values the markup depends on (hashed: keys stay short and plain)."""
     raw = "\x1f".join(str(p) for p in parts)
-    return f"page:{DISPLAY_VERSION}:{kind}:{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
+    return (f"page:{DISPLAY_VERSION}.{code_stamp()}:{kind}:"
+            f"{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}")
 
 
 def cached(kind: str, parts: Iterable[object], compute: Callable[[], T]) -> T:
